@@ -1,0 +1,28 @@
+"""Audit events. Rows are never updated or deleted; database triggers enforce it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.db import Base, utcnow
+from service.people.models import User
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_instance", "instance_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    action: Mapped[str] = mapped_column(String(50))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
+    human_task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"))
+    # Field names, ids and outcomes only: never the values a person typed.
+    details: Mapped[dict[str, Any]]
+
+    actor: Mapped[User | None] = relationship(lazy="joined")

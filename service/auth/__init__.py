@@ -1,0 +1,1 @@
+"""Login, sessions and the one policy module that answers every access question."""

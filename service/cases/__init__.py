@@ -1,0 +1,1 @@
+"""Process instances seen as cases: start, load, act, save, and the case page."""

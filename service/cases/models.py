@@ -1,0 +1,55 @@
+"""A case: one process instance and the columns the service queries without the engine."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.db import Base, utcnow
+from service.definitions.models import ProcessDefinition
+from service.people.models import Person, User
+
+
+class CaseStatus(enum.StrEnum):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    ERROR = "error"
+
+
+class ProcessInstance(Base):
+    __tablename__ = "process_instance"
+    __table_args__ = (
+        Index("ix_process_instance_status", "status"),
+        Index("ix_process_instance_next_wakeup", "next_wakeup"),
+        Index("ix_process_instance_subject", "subject_person_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"))
+    process_id: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default=CaseStatus.RUNNING.value)
+    subject_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    # The subject's party and the organisation involved, copied at start so
+    # that scoping questions are answered by the database, not the engine.
+    party_id: Mapped[int | None] = mapped_column(ForeignKey("party.id"))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    on_behalf: Mapped[bool] = mapped_column(default=False)
+    # The engine's own JSON (SpiffWorkflow serializer format 1.5). Kept as
+    # text: it is opaque to the service and never queried into.
+    state: Mapped[str] = mapped_column(Text)
+    lock_version: Mapped[int] = mapped_column(default=1)
+    next_wakeup: Mapped[datetime | None]
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None]
+
+    definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
+    subject: Mapped[Person | None] = relationship(lazy="joined")
+    started_by: Mapped[User | None] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": lock_version}  # noqa: RUF012

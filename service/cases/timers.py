@@ -1,0 +1,56 @@
+"""Fire due timers: load → refresh timers → engine steps → save, one case per transaction.
+
+On PostgreSQL due cases are claimed with ``FOR UPDATE SKIP LOCKED`` so that
+several workers never fire the same case twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+
+from service.audit.service import record
+from service.cases.models import CaseStatus, ProcessInstance
+from service.cases.service import save_state, sync_human_tasks
+from service.context import Services
+from service.db import utcnow
+from service.engine import ScriptError
+
+log = logging.getLogger(__name__)
+
+
+def fire_due_timers(services: Services, now: datetime | None = None, limit: int = 100) -> int:
+    now = now or utcnow()
+    fired = 0
+    seen: list[int] = []  # a case the engine did not find due yet is left for the next pass
+    while fired < limit:
+        with services.db.transaction() as session:
+            stmt = (
+                select(ProcessInstance)
+                .where(
+                    ProcessInstance.status == CaseStatus.RUNNING.value,
+                    ProcessInstance.next_wakeup.is_not(None),
+                    ProcessInstance.next_wakeup <= now,
+                    ProcessInstance.id.not_in(seen),
+                )
+                .order_by(ProcessInstance.next_wakeup)
+                .limit(1)
+            )
+            if services.db.is_postgres:
+                stmt = stmt.with_for_update(skip_locked=True)
+            instance = session.scalar(stmt)
+            if instance is None:
+                return fired
+            try:
+                handle = services.runner.load(instance.state)
+                services.runner.fire_timers(handle)
+            except ScriptError as exc:
+                handle = exc.handle
+            seen.append(instance.id)
+            save_state(services, instance, handle)
+            sync_human_tasks(session, instance, handle)
+            record(session, None, "case.timer_fired", instance_id=instance.id)
+            fired += 1
+    return fired

@@ -1,0 +1,110 @@
+"""The ``trygg`` command: set up the database, load processes and demo data, serve."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from service.config import Settings
+from service.context import Services
+from service.definitions.catalog import sync_from_files
+from service.engine import DefinitionError
+from service.migrate import upgrade
+from service.people.demo import DEMO_LOGINS, DEMO_PASSWORD, load_demo_data
+
+
+def _services() -> Services:
+    return Services.create(Settings.from_env())
+
+
+@click.group()
+def main() -> None:
+    """Trygg i uppdraget."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    upgrade(_services().db)
+    click.echo("Databasen är uppdaterad.")
+
+
+@main.command("load-processes")
+def load_processes() -> None:
+    """Load processes/ and forms/; changed files become new versions."""
+    services = _services()
+    _load(services)
+
+
+def _load(services: Services) -> None:
+    settings = services.settings
+    try:
+        with services.db.transaction() as session:
+            created = sync_from_files(session, settings.processes_dir, settings.forms_dir)
+    except DefinitionError as exc:
+        click.echo(f"Processerna kunde inte läsas in: {exc}", err=True)
+        sys.exit(2)
+    for row in created:
+        click.echo(f"Ny version: {row.process_id} v{row.version} ({row.sha256[:12]})")
+    if not created:
+        click.echo("Processerna är oförändrade.")
+
+
+@main.command("demo-data")
+def demo_data() -> None:
+    """Create demo parties, officials and a user for every role (only into an empty database)."""
+    services = _services()
+    with services.db.transaction() as session:
+        created = load_demo_data(session)
+    _print_logins(created)
+
+
+def _print_logins(created: bool) -> None:
+    if not created:
+        click.echo("Det finns redan användare; inga demodata skapades.")
+        return
+    click.echo(f"\nDemoinloggningar (lösenord för alla: {DEMO_PASSWORD}):")
+    for login in DEMO_LOGINS:
+        click.echo(f"  {login.username:<15} {login.description}")
+
+
+@main.command()
+@click.option("--demo/--no-demo", default=True, help="Load demo data into an empty database.")
+def init(demo: bool) -> None:
+    """Migrate, load the processes and (by default) the demo data."""
+    services = _services()
+    upgrade(services.db)
+    _load(services)
+    if demo:
+        with services.db.transaction() as session:
+            created = load_demo_data(session)
+        _print_logins(created)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the application with gunicorn."""
+    from service.serve import run_gunicorn
+
+    click.echo(f"Trygg i uppdraget körs på http://{host}:{port}/")
+    run_gunicorn(host, port, workers)
+
+
+@main.command("fire-timers")
+def fire_timers() -> None:
+    """Fire every timer that is due now (one pass)."""
+    from service.cases.timers import fire_due_timers
+
+    services = _services()
+    fired = fire_due_timers(services)
+    click.echo(f"{fired} ärenden väcktes.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Configuration from the environment, with embedded defaults that need no set-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+
+def _default_database_url() -> str:
+    INSTANCE_DIR.mkdir(exist_ok=True)
+    return f"sqlite:///{INSTANCE_DIR / 'trygg.sqlite3'}"
+
+
+def _secret_key() -> str:
+    """Use SECRET_KEY when set; otherwise keep a random key in the instance folder.
+
+    A committed default key would let anyone forge sessions, so the embedded
+    default generates one on first start and keeps it (mode 600) across restarts.
+    """
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    INSTANCE_DIR.mkdir(exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept plain postgresql:// URLs and route them to psycopg 3."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str
+    processes_dir: Path
+    forms_dir: Path
+    session_cookie_secure: bool
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    engine_step_budget: int = 1000
+    default_locale: str = "sv"
+    timezone: str = "Europe/Stockholm"
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        values: dict[str, object] = {
+            "database_url": normalise_database_url(
+                os.environ.get("DATABASE_URL") or _default_database_url()
+            ),
+            "secret_key": _secret_key(),
+            "processes_dir": Path(
+                os.environ.get("TRYGG_PROCESSES_DIR", PROJECT_ROOT / "processes")
+            ),
+            "forms_dir": Path(os.environ.get("TRYGG_FORMS_DIR", PROJECT_ROOT / "forms")),
+            "session_cookie_secure": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+            "login_max_failures": int(os.environ.get("TRYGG_LOGIN_MAX_FAILURES", "5")),
+            "login_window_seconds": int(os.environ.get("TRYGG_LOGIN_WINDOW_SECONDS", "900")),
+            "engine_step_budget": int(os.environ.get("TRYGG_ENGINE_STEP_BUDGET", "1000")),
+        }
+        values.update(overrides)
+        if isinstance(values["database_url"], str):
+            values["database_url"] = normalise_database_url(values["database_url"])
+        return cls(**values)  # type: ignore[arg-type]

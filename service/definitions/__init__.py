@@ -1,0 +1,1 @@
+"""Process definition versions: loaded from processes/ and forms/, validated, versioned."""

@@ -1,0 +1,232 @@
+"""Load processes/ and forms/ into versioned definition rows, and serve parsed versions.
+
+A definition version freezes the BPMN text, the forms it uses and its
+metadata together under one sha256: changing any of them makes a new version,
+and a running case keeps using the version it started on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from threading import Lock
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from service.definitions.models import ProcessDefinition
+from service.engine import DefinitionError, ParsedProcess, parse_process
+from service.engine.scripting import check_code
+from service.formdefs import FormDef, FormDefinitionError, load_form
+from service.people.models import LANE_ROLES, Role
+
+log = logging.getLogger(__name__)
+
+STARTER_ROLES = frozenset(r.value for r in Role)
+
+
+@dataclass(frozen=True)
+class ProcessFiles:
+    process_id: str
+    bpmn_xml: str
+    meta: dict[str, Any]
+    forms: dict[str, Any]
+
+
+def read_forms(forms_dir: Path) -> dict[str, Any]:
+    forms: dict[str, Any] = {}
+    for path in sorted(forms_dir.glob("*.json")):
+        try:
+            forms[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise DefinitionError(f"forms/{path.name} is not valid JSON: {exc}") from exc
+    return forms
+
+
+def _validate_meta(process_id: str, meta: Any) -> dict[str, Any]:
+    if not isinstance(meta, dict):
+        raise DefinitionError(f"processes/{process_id}.json must hold a JSON object")
+    for key in ("title", "description"):
+        if not isinstance(meta.get(key), str) or not meta[key].strip():
+            raise DefinitionError(f"processes/{process_id}.json needs a Swedish {key!r}")
+    starters = meta.get("starters")
+    if not isinstance(starters, list) or not set(starters) <= STARTER_ROLES:
+        raise DefinitionError(
+            f"processes/{process_id}.json: 'starters' must list role ids from {sorted(STARTER_ROLES)}"
+        )
+    return meta
+
+
+def validate_definition(
+    process_id: str, bpmn_xml: str, meta: Any, all_forms: dict[str, Any]
+) -> tuple[ParsedProcess, dict[str, Any]]:
+    """Everything checked before a version may be stored; returns the parse and its forms."""
+    meta = _validate_meta(process_id, meta)
+    parsed = parse_process(bpmn_xml, process_id, f"{process_id}.bpmn")
+    used: dict[str, Any] = {}
+    form_ids = [(t.bpmn_id, t.form) for t in parsed.user_tasks]
+    if parsed.start_form:
+        form_ids.append(("start event", parsed.start_form))
+    for task in parsed.user_tasks:
+        if task.lane not in LANE_ROLES:
+            raise DefinitionError(
+                f"The user task lies in lane {task.lane!r}, which is not a role id "
+                f"({', '.join(sorted(LANE_ROLES))}).",
+                element_id=task.bpmn_id,
+            )
+    for element, form_id in form_ids:
+        if not form_id:
+            raise DefinitionError(
+                "The user task has no 'form' property naming a file in forms/.", element_id=element
+            )
+        if form_id not in all_forms:
+            raise DefinitionError(
+                f"The form {form_id!r} does not exist in forms/.", element_id=element
+            )
+        try:
+            load_form(all_forms[form_id], expected_id=form_id)
+        except FormDefinitionError as exc:
+            raise DefinitionError(str(exc), element_id=element) from exc
+        used[form_id] = all_forms[form_id]
+    for element, code, is_expression in parsed.expressions:
+        problem = check_code(code, expression=is_expression)
+        if problem:
+            raise DefinitionError(problem, element_id=element)
+    return parsed, used
+
+
+def read_process_files(processes_dir: Path, forms_dir: Path) -> list[ProcessFiles]:
+    all_forms = read_forms(forms_dir)
+    found = []
+    for path in sorted(processes_dir.glob("*.bpmn")):
+        process_id = path.stem
+        meta_path = path.with_suffix(".json")
+        if not meta_path.exists():
+            raise DefinitionError(
+                f"processes/{process_id}.json (title, description, starters) is missing"
+            )
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        bpmn_xml = path.read_text(encoding="utf-8")
+        _parsed, used = validate_definition(process_id, bpmn_xml, meta, all_forms)
+        found.append(ProcessFiles(process_id, bpmn_xml, meta, used))
+    return found
+
+
+def content_hash(bpmn_xml: str, forms: dict[str, Any], meta: dict[str, Any]) -> str:
+    digest = hashlib.sha256(bpmn_xml.encode("utf-8"))
+    digest.update(json.dumps(forms, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+    digest.update(json.dumps(meta, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def store_version(
+    session: Session, files: ProcessFiles, author: str, note: str = ""
+) -> tuple[ProcessDefinition, bool]:
+    """Store a new version unless identical content is already stored. Returns (row, created)."""
+    sha = content_hash(files.bpmn_xml, files.forms, files.meta)
+    existing = session.scalar(
+        select(ProcessDefinition).where(
+            ProcessDefinition.process_id == files.process_id, ProcessDefinition.sha256 == sha
+        )
+    )
+    if existing is not None:
+        return existing, False
+    latest = session.scalar(
+        select(func.max(ProcessDefinition.version)).where(
+            ProcessDefinition.process_id == files.process_id
+        )
+    )
+    row = ProcessDefinition(
+        process_id=files.process_id,
+        version=(latest or 0) + 1,
+        name=str(files.meta["title"]),
+        bpmn_xml=files.bpmn_xml,
+        forms=files.forms,
+        meta=files.meta,
+        sha256=sha,
+        author=author,
+        note=note,
+    )
+    session.add(row)
+    session.flush()
+    return row, True
+
+
+def sync_from_files(
+    session: Session, processes_dir: Path, forms_dir: Path, author: str = "system"
+) -> list[ProcessDefinition]:
+    """Load every process in processes_dir; a changed file becomes a new version."""
+    created = []
+    for files in read_process_files(processes_dir, forms_dir):
+        row, is_new = store_version(session, files, author, note="Inläst från processes/")
+        if is_new:
+            log.info(
+                "definition stored", extra={"process_id": row.process_id, "version": row.version}
+            )
+            created.append(row)
+    return created
+
+
+def latest_definitions(session: Session) -> list[ProcessDefinition]:
+    newest = (
+        select(ProcessDefinition.process_id, func.max(ProcessDefinition.version).label("v"))
+        .group_by(ProcessDefinition.process_id)
+        .subquery()
+    )
+    return list(
+        session.scalars(
+            select(ProcessDefinition)
+            .join(
+                newest,
+                (ProcessDefinition.process_id == newest.c.process_id)
+                & (ProcessDefinition.version == newest.c.v),
+            )
+            .order_by(ProcessDefinition.process_id)
+        )
+    )
+
+
+def latest_definition(session: Session, process_id: str) -> ProcessDefinition | None:
+    return session.scalar(
+        select(ProcessDefinition)
+        .where(ProcessDefinition.process_id == process_id)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
+    )
+
+
+class DefinitionCache:
+    """Parsed specs and built forms per definition version, made once per process.
+
+    Versions are immutable, so entries never go stale.
+    """
+
+    def __init__(self) -> None:
+        self._parsed: dict[int, ParsedProcess] = {}
+        self._forms: dict[tuple[int, str], FormDef] = {}
+        self._lock = Lock()
+
+    def parsed(self, definition: ProcessDefinition) -> ParsedProcess:
+        hit = self._parsed.get(definition.id)
+        if hit is None:
+            with self._lock:
+                hit = self._parsed.get(definition.id)
+                if hit is None:
+                    hit = parse_process(definition.bpmn_xml, definition.process_id)
+                    self._parsed[definition.id] = hit
+        return hit
+
+    def form(self, definition: ProcessDefinition, form_id: str) -> FormDef:
+        key = (definition.id, form_id)
+        hit = self._forms.get(key)
+        if hit is None:
+            raw = definition.forms.get(form_id)
+            if raw is None:
+                raise DefinitionError(f"Version {definition.version} has no form {form_id!r}")
+            hit = load_form(raw, expected_id=form_id)
+            self._forms[key] = hit
+        return hit

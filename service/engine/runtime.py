@@ -1,0 +1,203 @@
+"""Run workflows: start, load, complete a user task, deliver a message, fire timers, save.
+
+One :class:`Runner` per process holds the serializer and the restricted
+script engine. A :class:`WorkflowHandle` is one in-memory workflow for one
+request; callers must throw it away after any exception other than
+:class:`ScriptError` (which leaves a consistent workflow with a task in
+ERROR) and reload from the last saved state.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins import UserTaskMixin
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
+
+from service.engine.errors import EngineError, ScriptError
+from service.engine.parsing import ParsedProcess
+from service.engine.scripting import make_script_engine
+
+# Task-state log records carry the full task data (personal data) whenever
+# the spiff.task logger's own level is below INFO: set it explicitly.
+logging.getLogger("spiff").setLevel(logging.WARNING)
+logging.getLogger("spiff.task").setLevel(logging.WARNING)
+
+TIMER_EVENT_TYPES = frozenset(
+    {"DurationTimerEventDefinition", "TimeDateEventDefinition", "CycleTimerEventDefinition"}
+)
+
+
+@dataclass(frozen=True)
+class ReadyTask:
+    """A user task that waits for a person, described without engine types."""
+
+    uuid: str
+    bpmn_id: str
+    name: str
+    lane: str | None
+    form: str | None
+    instructions: str | None
+    due_in: str | None
+
+
+class StepBudgetExceeded(EngineError):
+    pass
+
+
+class WorkflowHandle:
+    def __init__(self, workflow: BpmnWorkflow) -> None:
+        self.workflow = workflow
+        self.error: ScriptError | None = None
+
+    @property
+    def is_completed(self) -> bool:
+        return bool(self.workflow.is_completed())
+
+    def data(self) -> dict[str, Any]:
+        """The case's data as of the last completed task."""
+        wf = self.workflow
+        if wf.is_completed():
+            return dict(wf.data)
+        last = wf.last_task
+        return dict(last.data) if last is not None else dict(wf.task_tree.data)
+
+    def ready_user_tasks(self) -> list[ReadyTask]:
+        tasks = []
+        for task in self.workflow.get_tasks(state=TaskState.READY, manual=True):
+            spec = task.task_spec
+            props = spec.extensions.get("properties", {}) if hasattr(spec, "extensions") else {}
+            tasks.append(
+                ReadyTask(
+                    uuid=str(task.id),
+                    bpmn_id=spec.bpmn_id,
+                    name=spec.bpmn_name or spec.bpmn_id,
+                    lane=spec.lane,
+                    form=props.get("form"),
+                    instructions=spec.extensions.get("instructionsForEndUser")
+                    if hasattr(spec, "extensions")
+                    else None,
+                    due_in=props.get("dueIn"),
+                )
+            )
+        return tasks
+
+    def next_wakeup(self) -> datetime | None:
+        """The earliest due time of any waiting timer, timezone-aware UTC."""
+        due = [
+            TimerEventDefinition.get_datetime(event.value)
+            for event in self.workflow.waiting_events()
+            if event.event_type in TIMER_EVENT_TYPES and isinstance(event.value, str)
+        ]
+        return min(due) if due else None
+
+    def waiting_messages(self) -> list[str]:
+        return [
+            event.name
+            for event in self.workflow.waiting_events()
+            if event.event_type.endswith("MessageEventDefinition")
+        ]
+
+    def error_tasks(self) -> list[str]:
+        return [t.task_spec.bpmn_id for t in self.workflow.get_tasks(state=TaskState.ERROR)]
+
+
+class Runner:
+    def __init__(self, step_budget: int = 1000) -> None:
+        self.serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+        self.script_engine = make_script_engine()
+        self.step_budget = step_budget
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self, parsed: ParsedProcess, data: dict[str, Any]) -> WorkflowHandle:
+        workflow = BpmnWorkflow(
+            parsed.spec, parsed.subprocess_specs, script_engine=self.script_engine
+        )
+        workflow.task_tree.data.update(data)
+        handle = WorkflowHandle(workflow)
+        self._run(handle)
+        return handle
+
+    def load(self, state: str) -> WorkflowHandle:
+        try:
+            workflow = self.serializer.deserialize_json(state)
+        except Exception as exc:
+            raise EngineError(f"The saved case state could not be loaded: {exc}") from exc
+        # The script engine is not serialized: without this line the
+        # workflow would run model code with the unrestricted default.
+        workflow.script_engine = self.script_engine
+        return WorkflowHandle(workflow)
+
+    def dump(self, handle: WorkflowHandle) -> str:
+        return str(self.serializer.serialize_json(handle.workflow))
+
+    # -- acts --------------------------------------------------------------
+    def complete_task(self, handle: WorkflowHandle, task_uuid: str, data: dict[str, Any]) -> None:
+        task = self._ready_user_task(handle, task_uuid)
+        task.data.update(data)
+        self._guard(handle, task.run)
+        self._run(handle)
+
+    def send_message(self, handle: WorkflowHandle, name: str, payload: Any) -> None:
+        workflow = handle.workflow
+        for task in workflow.get_tasks(state=TaskState.WAITING):
+            definition = getattr(task.task_spec, "event_definition", None)
+            if definition is not None and getattr(definition, "name", None) == name:
+                try:
+                    workflow.send_event(BpmnEvent(definition, payload))
+                except WorkflowException as exc:
+                    raise EngineError(f"The case is not waiting for {name!r}.") from exc
+                self._run(handle)
+                return
+        raise EngineError(f"The case is not waiting for {name!r}.")
+
+    def fire_timers(self, handle: WorkflowHandle) -> None:
+        # do_engine_steps only refreshes timers at its end: refresh first, or
+        # a due boundary timer sits READY until the next call.
+        self._guard(handle, handle.workflow.refresh_timers)
+        self._run(handle)
+
+    # -- internals -----------------------------------------------------------
+    def _ready_user_task(self, handle: WorkflowHandle, task_uuid: str) -> Any:
+        for task in handle.workflow.get_tasks(state=TaskState.READY, manual=True):
+            if str(task.id) == task_uuid and isinstance(task.task_spec, UserTaskMixin):
+                return task
+        raise EngineError("The task is no longer waiting: someone may already have completed it.")
+
+    def _run(self, handle: WorkflowHandle) -> None:
+        steps = 0
+
+        def count(_task: Any) -> None:
+            nonlocal steps
+            steps += 1
+            if steps > self.step_budget:
+                raise StepBudgetExceeded(
+                    f"The process ran more than {self.step_budget} automatic steps in one go; "
+                    "it probably loops. Fix the model."
+                )
+
+        self._guard(handle, lambda: handle.workflow.do_engine_steps(will_complete_task=count))
+
+    def _guard(self, handle: WorkflowHandle, action: Any) -> None:
+        try:
+            action()
+        except StepBudgetExceeded as exc:
+            handle.error = ScriptError(exc.message)
+            handle.error.handle = handle
+            raise handle.error from exc
+        except SpiffWorkflowException as exc:
+            task = getattr(exc, "task", None)
+            element = task.task_spec.bpmn_id if task is not None else None
+            cause = getattr(exc, "exception", None) or exc.__cause__ or exc
+            message = f"{type(cause).__name__}: {cause}" if cause is not exc else str(exc)
+            handle.error = ScriptError(message, element_id=element)
+            handle.error.handle = handle
+            raise handle.error from exc

@@ -1,0 +1,182 @@
+"""A script environment that compiles every script and expression with RestrictedPython.
+
+SpiffWorkflow evaluates scripts, gateway conditions, timer expressions and DMN
+cells with plain ``eval``/``exec``; its documented hardening (replacing
+``__builtins__``) is bypassed by a dunder walk. Here every piece of model code
+is compiled with ``compile_restricted`` (which refuses names and attributes
+starting with ``_``), runs with guard callbacks and a short allow-list of
+built-ins, and can reach nothing else. The environment is not serialized with
+a workflow: :class:`service.engine.runtime.Runner` attaches it after every load.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from types import CodeType
+from typing import Any
+
+from RestrictedPython.compile import compile_restricted_eval, compile_restricted_exec
+from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
+from RestrictedPython.Guards import (
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+    safer_getattr,
+)
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+
+from service.engine.errors import ScriptError
+
+ALLOWED_BUILTINS: dict[str, Any] = {
+    "len": len,
+    "min": min,
+    "max": max,
+    "sum": sum,
+    "sorted": sorted,
+    "any": any,
+    "all": all,
+    "abs": abs,
+    "round": round,
+    "range": range,
+    "enumerate": enumerate,
+    "zip": zip,
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "list": list,
+    "dict": dict,
+    "set": set,
+    "tuple": tuple,
+    "isinstance": isinstance,
+    "None": None,
+    "True": True,
+    "False": False,
+}
+
+_WRITABLE_TYPES = (dict, list, set)
+
+_INPLACE_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "+=": operator.iadd,
+    "-=": operator.isub,
+    "*=": operator.imul,
+    "/=": operator.itruediv,
+    "//=": operator.ifloordiv,
+    "%=": operator.imod,
+    "|=": operator.ior,
+    "&=": operator.iand,
+}
+
+
+def _write_guard(obj: Any) -> Any:
+    """Allow item assignment on plain containers only (``d['k'] = v``)."""
+    if isinstance(obj, _WRITABLE_TYPES):
+        return obj
+    raise ScriptError(f"Scripts may not modify objects of type {type(obj).__name__}")
+
+
+def _inplace(op: str, target: Any, value: Any) -> Any:
+    try:
+        return _INPLACE_OPERATORS[op](target, value)
+    except KeyError as exc:
+        raise ScriptError(f"Operator {op} is not allowed in scripts") from exc
+
+
+def _restricted_globals() -> dict[str, Any]:
+    return {
+        "__builtins__": dict(ALLOWED_BUILTINS),
+        "_getattr_": safer_getattr,
+        "_getitem_": default_guarded_getitem,
+        "_getiter_": default_guarded_getiter,
+        "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+        "_unpack_sequence_": guarded_unpack_sequence,
+        "_write_": _write_guard,
+        "_inplacevar_": _inplace,
+    }
+
+
+def _raise_compile_errors(errors: Iterable[str], source: str) -> None:
+    errs = list(errors)
+    if errs:
+        raise ScriptError(
+            "The model's code was refused by the restricted compiler: "
+            + "; ".join(errs)
+            + f" (code: {source.strip()[:200]!r})"
+        )
+
+
+@lru_cache(maxsize=2048)
+def compile_expression(source: str) -> CodeType:
+    result = compile_restricted_eval(source.strip(), "<expression>")
+    _raise_compile_errors(result.errors, source)
+    assert result.code is not None
+    return result.code
+
+
+@lru_cache(maxsize=2048)
+def compile_script(source: str) -> CodeType:
+    result = compile_restricted_exec(source, "<script>")
+    _raise_compile_errors(result.errors, source)
+    assert result.code is not None
+    return result.code
+
+
+def check_code(source: str, *, expression: bool) -> str | None:
+    """Return the restricted compiler's complaint about ``source``, or None."""
+    try:
+        (compile_expression if expression else compile_script)(source)
+    except ScriptError as exc:
+        return exc.message
+    return None
+
+
+class RestrictedEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[misc]
+    """Runs model code compiled by RestrictedPython against the task's data."""
+
+    def __init__(self) -> None:
+        super().__init__(_restricted_globals())
+
+    def evaluate(
+        self,
+        expression: str,
+        context: dict[str, Any],
+        external_context: dict[str, Any] | None = None,
+    ) -> Any:
+        scope = _restricted_globals()
+        scope.update(external_context or {})
+        scope.update(_data_only(context))
+        return eval(compile_expression(expression), scope)  # noqa: S307 - restricted code
+
+    def execute(
+        self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None
+    ) -> bool:
+        guard_names = set(self.globals)
+        scope = _restricted_globals()
+        scope.update(external_context or {})
+        scope.update(_data_only(context))
+        exec(compile_script(script), scope)  # noqa: S102 - restricted code
+        for key, value in scope.items():
+            # Only plain data flows back into task data: not the guards, not
+            # functions, not the external context.
+            if key in guard_names or key.startswith("_") or callable(value):
+                continue
+            if external_context and key in external_context:
+                continue
+            context[key] = value
+        for key in [k for k in context if not k.startswith("_") and k not in scope]:
+            del context[key]  # the script deleted it
+        return True
+
+    def call_service(self, context: dict[str, Any], **kwargs: Any) -> Any:
+        raise ScriptError("Service tasks are not available in this installation")
+
+
+def _data_only(context: dict[str, Any]) -> dict[str, Any]:
+    # Keys starting with "_" never reach scripts: they could shadow guards.
+    return {k: v for k, v in context.items() if not k.startswith("_")}
+
+
+def make_script_engine() -> PythonScriptEngine:
+    return PythonScriptEngine(environment=RestrictedEnvironment())

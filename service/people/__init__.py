@@ -1,0 +1,1 @@
+"""Persons (officials), parties, organisations, users and their roles."""

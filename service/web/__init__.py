@@ -1,0 +1,1 @@
+"""The thin Flask layer: pages that present each user task to the right role."""

@@ -1,0 +1,118 @@
+"""Report an incident (start a case), list cases, and the case page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from service.audit.service import record
+from service.auth import policy
+from service.cases import queries
+from service.cases.service import FormInvalid, start_case, startable_definition
+from service.errors import N_, Forbidden, NotFound
+from service.people.models import Person, Role
+from service.tasks.queries import tasks_of_case
+from service.web.form_view import display_value, form_view, option_sources
+from service.web.request_context import db, services, user
+from service.web.translate import login_required
+
+bp = Blueprint("cases", __name__)
+
+REPORT_PROCESS = "incident"
+
+
+@bp.route("/report")
+@login_required
+def report() -> str | Response:
+    """Rapportera händelse: an official reports for themselves; others choose whom it concerns."""
+    me = user()
+    startable_definition(db(), me, REPORT_PROCESS)
+    reporter_roles = (Role.PARTY_OFFICE, Role.SECURITY, Role.SECURITY_LEAD, Role.TIB)
+    if me.person_id is not None and not me.has_role(*reporter_roles):
+        return redirect(url_for("cases.start", process_id=REPORT_PROCESS, person_id=me.person_id))
+    query = request.args.get("q", "").strip()[:100]
+    stmt = select(Person).where(policy.reportable_persons_filter(me)).order_by(Person.full_name)
+    if query:
+        stmt = stmt.where(Person.full_name.ilike(f"%{query}%"))
+    persons = list(db().scalars(stmt.limit(100)))
+    return render_template("choose_person.html", persons=persons, query=query, me=me)
+
+
+@bp.route("/start/<process_id>/<int:person_id>", methods=["GET", "POST"])
+@login_required
+def start(process_id: str, person_id: int) -> str | Response | tuple[str, int]:
+    me = user()
+    session = db()
+    definition = startable_definition(session, me, process_id)
+    subject = session.get(Person, person_id)
+    if subject is None:
+        raise NotFound(N_("The person does not exist."))
+    if not policy.can_report_for(me, subject, session):
+        raise Forbidden(N_("You may not start cases for this person."))
+    parsed = services().definitions.parsed(definition)
+    form = services().definitions.form(definition, parsed.start_form) if parsed.start_form else None
+    if request.method == "POST":
+        try:
+            result = start_case(services(), session, me, process_id, subject, request.form)
+        except FormInvalid as invalid:
+            view = form_view(session, form, invalid.values, invalid.errors) if form else None
+            return render_template(
+                "start.html",
+                definition=definition,
+                subject=subject,
+                view=view,
+                instructions=parsed.start_instructions,
+            ), 400
+        return redirect(
+            url_for(
+                "cases.detail",
+                instance_id=result.instance.id,
+                reported=1,
+                danger=1 if result.danger_ongoing else None,
+            )
+        )
+    view = form_view(session, form) if form else None
+    return render_template(
+        "start.html",
+        definition=definition,
+        subject=subject,
+        view=view,
+        instructions=parsed.start_instructions,
+    )
+
+
+@bp.route("/cases")
+@login_required
+def index() -> str:
+    me = user()
+    if not policy.can_see_case_list(me):
+        raise Forbidden(N_("You are not allowed to see cases."))
+    return render_template("cases.html", cases=queries.visible_cases(db(), me))
+
+
+@bp.route("/cases/<int:instance_id>")
+@login_required
+def detail(instance_id: int) -> str:
+    me = user()
+    session = db()
+    instance = queries.case_for_viewing(session, me, instance_id)
+    record(session, me, "case.viewed", instance_id=instance.id)
+    tasks = tasks_of_case(session, instance.id)
+    forms = {}
+    for task in tasks:
+        if task.form_id and task.form_id not in forms:
+            forms[task.form_id] = services().definitions.form(instance.definition, task.form_id)
+    workable = {t.id for t in tasks if t.status == "open" and policy.can_work_task(me, t)}
+    return render_template(
+        "case.html",
+        instance=instance,
+        tasks=tasks,
+        forms=forms,
+        workable=workable,
+        history=queries.history(session, instance.id),
+        options=option_sources(session),
+        display_value=display_value,
+        reported=request.args.get("reported") == "1",
+        danger=request.args.get("danger") == "1",
+    )

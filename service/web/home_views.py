@@ -1,0 +1,64 @@
+"""Start pages per role: the official's report button first; others go to their inbox."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from service.cases.queries import own_cases
+from service.definitions.catalog import latest_definitions
+from service.errors import N_, Forbidden
+from service.people.models import Organisation, Party, Role, User
+from service.tasks.queries import open_tasks_for
+from service.web.request_context import db, user
+from service.web.translate import login_required
+
+bp = Blueprint("home", __name__)
+
+
+@bp.route("/")
+@login_required
+def index() -> str | Response:
+    me = user()
+    if Role.OFFICIAL in me.roles:
+        return render_template(
+            "home_official.html",
+            cases=own_cases(db(), me),
+            tasks=open_tasks_for(db(), me),
+        )
+    if me.has_role(Role.PARTY_OFFICE, Role.SECURITY, Role.SECURITY_LEAD, Role.TIB, Role.COMMITTEE):
+        return redirect(url_for("tasks.inbox"))
+    if Role.DESIGNER in me.roles:
+        return redirect(url_for("home.processes"))
+    if Role.ADMIN in me.roles:
+        return redirect(url_for("home.administration"))
+    return render_template("no_role.html")
+
+
+@bp.route("/processes")
+@login_required
+def processes() -> str:
+    if Role.DESIGNER not in user().roles:
+        raise Forbidden(N_("This page is for process designers."))
+    return render_template("processes.html", definitions=latest_definitions(db()))
+
+
+@bp.route("/administration")
+@login_required
+def administration() -> str:
+    if Role.ADMIN not in user().roles:
+        raise Forbidden(N_("This page is for administrators."))
+    session = db()
+    return render_template(
+        "administration.html",
+        users=list(session.scalars(select(User).order_by(User.username))),
+        parties=list(session.scalars(select(Party).order_by(Party.name))),
+        organisations=list(session.scalars(select(Organisation).order_by(Organisation.name))),
+    )
+
+
+@bp.route("/healthz")
+def healthz() -> tuple[dict[str, str], int]:
+    db().execute(select(1))
+    return {"status": "ok"}, 200
