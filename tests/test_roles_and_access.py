@@ -80,7 +80,9 @@ def test_official_cannot_see_another_officials_case_or_tasks(
     security_task = _task_id(browser("sakerhet"), "Bedöm händelsen")
     anna = browser("anna")
     assert anna.get(f"/tasks/{security_task}").status_code == 403, "own case, but not her task"
-    assert anna.submit(f"/tasks/{security_task}", answers.ASSESSMENT, form_page="/").status_code == 403
+    assert (
+        anna.submit(f"/tasks/{security_task}", answers.ASSESSMENT, form_page="/").status_code == 403
+    )
     assert anna.get(f"/cases/{full_time_case}").status_code == 200
 
 

@@ -107,12 +107,19 @@ def start_case(
         created_at=now,
         updated_at=now,
     )
+    handle: WorkflowHandle | None
     try:
         handle = services.runner.start(parsed, data)
     except ScriptError as exc:
         handle = _handle_from_error(exc)
+    except EngineError as exc:
+        # The model cannot even start: keep the report, mark the case, tell people.
+        handle = None
+        instance.status = CaseStatus.ERROR.value
+        instance.error_message = exc.message
     session.add(instance)
-    save_state(services, instance, handle)
+    if handle is not None:
+        save_state(services, instance, handle)
     session.flush()
     if parsed.start_form:
         session.add(
@@ -131,7 +138,8 @@ def start_case(
                 submitted_data=form_data,
             )
         )
-    sync_human_tasks(session, instance, handle)
+    if handle is not None:
+        sync_human_tasks(session, instance, handle)
     record(
         session,
         user,
@@ -159,8 +167,10 @@ def _handle_from_error(exc: ScriptError) -> WorkflowHandle:
     return exc.handle
 
 
-def handle_error_element(handle: WorkflowHandle) -> str | None:
-    return handle.error.element_id if handle.error else None
+def handle_error_element(handle: WorkflowHandle | None) -> str | None:
+    if handle is None or handle.error is None:
+        return None
+    return handle.error.element_id
 
 
 def _starter_role(user: User, subject: Person) -> Role:
@@ -255,7 +265,7 @@ def _lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     """Take the row lock (PostgreSQL) so concurrent completions queue up, not interleave."""
     stmt = select(ProcessInstance).where(ProcessInstance.id == instance_id)
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(of=ProcessInstance)
     instance = session.scalar(stmt.execution_options(populate_existing=True))
     if instance is None:
         raise NotFound(N_("The case does not exist."))

@@ -39,7 +39,7 @@ def fire_due_timers(services: Services, now: datetime | None = None, limit: int 
                 .limit(1)
             )
             if services.db.is_postgres:
-                stmt = stmt.with_for_update(skip_locked=True)
+                stmt = stmt.with_for_update(skip_locked=True, of=ProcessInstance)
             instance = session.scalar(stmt)
             if instance is None:
                 return fired

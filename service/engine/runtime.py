@@ -118,9 +118,16 @@ class Runner:
 
     # -- lifecycle ---------------------------------------------------------
     def start(self, parsed: ParsedProcess, data: dict[str, Any]) -> WorkflowHandle:
-        workflow = BpmnWorkflow(
-            parsed.spec, parsed.subprocess_specs, script_engine=self.script_engine
-        )
+        try:
+            workflow = BpmnWorkflow(
+                parsed.spec, parsed.subprocess_specs, script_engine=self.script_engine
+            )
+        except RecursionError as exc:
+            # The engine predicts the whole path on creation; a sequence-flow
+            # cycle with no gateway in it recurses without end.
+            raise EngineError(
+                "The process model has a sequence-flow cycle that never ends; fix the model."
+            ) from exc
         workflow.task_tree.data.update(data)
         handle = WorkflowHandle(workflow)
         self._run(handle)

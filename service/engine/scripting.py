@@ -11,6 +11,7 @@ a workflow: :class:`service.engine.runtime.Runner` attaches it after every load.
 
 from __future__ import annotations
 
+import ast
 import operator
 from collections.abc import Callable, Iterable
 from functools import lru_cache
@@ -123,12 +124,62 @@ def compile_script(source: str) -> CodeType:
     return result.code
 
 
+# Built-ins that exist in Python but never in model code; naming one is
+# refused before deploy so a designer learns of it at once, not at run time.
+UNAVAILABLE_BUILTINS = frozenset(
+    {
+        "open",
+        "eval",
+        "exec",
+        "compile",
+        "globals",
+        "locals",
+        "vars",
+        "getattr",
+        "setattr",
+        "delattr",
+        "hasattr",
+        "type",
+        "input",
+        "breakpoint",
+        "help",
+        "memoryview",
+        "object",
+        "super",
+        "classmethod",
+        "staticmethod",
+        "property",
+        "exit",
+        "quit",
+        "dir",
+        "id",
+    }
+)
+
+
 def check_code(source: str, *, expression: bool) -> str | None:
-    """Return the restricted compiler's complaint about ``source``, or None."""
+    """Return why ``source`` may not run as model code, or None when it may."""
     try:
         (compile_expression if expression else compile_script)(source)
     except ScriptError as exc:
         return exc.message
+    compile_fn = compile_restricted_eval if expression else compile_restricted_exec
+    used = set(compile_fn(source.strip() if expression else source, "<check>").used_names)
+    # str.format can reach attributes through its format string ("{0.__class__}").
+    tree = ast.parse(
+        source.strip() if expression else source, mode="eval" if expression else "exec"
+    )
+    used |= {
+        f".{node.attr}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr in {"format", "format_map"}
+    }
+    banned = sorted(used & (UNAVAILABLE_BUILTINS | {".format", ".format_map"}))
+    if banned:
+        return (
+            f"The code uses {', '.join(banned)}, which model code cannot use. "
+            f"Allowed built-ins: {', '.join(sorted(k for k in ALLOWED_BUILTINS if k[0].islower()))}."
+        )
     return None
 
 

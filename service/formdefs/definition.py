@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,11 @@ class ShowIf:
 
     def matches(self, value: Any) -> bool:
         return value in self.values
+
+    @property
+    def as_attribute(self) -> str:
+        """The values as the page's script reads them: JSON texts joined by '|'."""
+        return "|".join(json.dumps(v) for v in self.values)
 
 
 @dataclass(frozen=True, eq=False)
