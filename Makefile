@@ -42,7 +42,7 @@ browser:
 ## make messages: re-extract interface strings and update the catalogs
 messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ -o service/translations/messages.pot --no-location --omit-header .
-	$(BIN)/pybabel update -i service/translations/messages.pot -d service/translations --no-fuzzy-matching
+	$(BIN)/pybabel update -i service/translations/messages.pot -d service/translations --no-fuzzy-matching --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) instance test-artifacts

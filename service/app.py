@@ -128,6 +128,34 @@ def _register_error_handlers(app: Flask) -> None:
         )
         return _error_page(status, title, message)
 
+    @app.errorhandler(StaleDataError)
+    def stale(_exc: StaleDataError) -> Any:
+        _rollback()
+        return _error_page(
+            409,
+            _("Already handled"),
+            _("Someone else changed this at the same time. Reload the page and try again."),
+        )
+
+    @app.errorhandler(OperationalError)
+    def database_busy(exc: OperationalError) -> Any:
+        _rollback()
+        text = str(exc.orig).lower()
+        if "locked" in text or "could not serialize" in text or "deadlock" in text:
+            return _error_page(
+                409,
+                _("Already handled"),
+                _("Someone else changed this at the same time. Reload the page and try again."),
+            )
+        log.error("database unavailable: %s", type(exc.orig).__name__)
+        return _error_page(
+            503,
+            _("Something went wrong"),
+            _(
+                "Nothing you sent was lost that had been saved before. Try again in a moment. In danger: call 112."
+            ),
+        )
+
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:
         _rollback()

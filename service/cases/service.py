@@ -34,6 +34,10 @@ from service.tasks.models import HumanTask, TaskStatus
 
 log = logging.getLogger(__name__)
 
+CONCURRENT_CHANGE = N_(
+    "Someone else changed the case at the same time. Reload the page and try again."
+)
+
 
 class FormInvalid(InvalidInput):
     """The submission did not validate; carries the field errors and what was typed."""
@@ -234,6 +238,12 @@ def complete_task(
     if "organisation_id" in data:
         instance.organisation_id = _organisation_from(data, session) or instance.organisation_id
     save_state(services, instance, handle)
+    try:
+        # Write the instance first: its version check is what tells two
+        # simultaneous completions apart (SQLite has no row lock).
+        session.flush()
+    except StaleDataError as exc:
+        raise Conflict(CONCURRENT_CHANGE) from exc
     sync_human_tasks(session, instance, handle, completed_uuid=task.task_uuid)
     record(
         session,
@@ -252,12 +262,6 @@ def complete_task(
             instance_id=instance.id,
             element=handle_error_element(handle),
         )
-    try:
-        session.flush()
-    except StaleDataError as exc:
-        raise Conflict(
-            N_("Someone else changed the case at the same time. Reload the page and try again.")
-        ) from exc
     return task
 
 
