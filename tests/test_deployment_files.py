@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -46,11 +47,29 @@ def test_no_secret_is_committed_in_compose() -> None:
 def test_the_image_command_serves_the_app_under_gunicorn(tmp_path: Path) -> None:
     """Run the Dockerfile's gunicorn command against a scratch database and hit /healthz."""
     db = tmp_path / "compose.sqlite3"
-    env = {"DATABASE_URL": f"sqlite:///{db}", "SECRET_KEY": "x" * 32, "PATH": str(Path(sys.executable).parent)}
-    subprocess.run([str(Path(sys.executable).parent / "trygg"), "init", "--no-demo"], env=env, check=True, capture_output=True)
-    port = 18000 + (int(time.time()) % 1000)
+    env = {
+        "DATABASE_URL": f"sqlite:///{db}",
+        "SECRET_KEY": "x" * 32,
+        "PATH": str(Path(sys.executable).parent),
+    }
+    subprocess.run(
+        [str(Path(sys.executable).parent / "trygg"), "init", "--no-demo"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "service.wsgi:app"],
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "service.wsgi:app",
+        ],
         env=env,
         cwd=PROJECT_ROOT,
         stdout=subprocess.DEVNULL,
@@ -60,7 +79,9 @@ def test_the_image_command_serves_the_app_under_gunicorn(tmp_path: Path) -> None
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/healthz", timeout=2
+                ) as response:
                     assert response.status == 200
                     break
             except OSError:
