@@ -2,7 +2,7 @@
 
 from service.audit.models import AuditEvent
 from service.auth.models import LoginAttempt
-from service.cases.models import CaseStatus, ProcessInstance
+from service.cases.models import CaseLink, CaseStatus, ProcessInstance
 from service.db import Base
 from service.definitions.models import ProcessDefinition
 from service.people.models import Category, Organisation, Party, Person, Role, User, UserRole
@@ -11,6 +11,7 @@ from service.tasks.models import HumanTask, TaskStatus
 __all__ = [
     "AuditEvent",
     "Base",
+    "CaseLink",
     "CaseStatus",
     "Category",
     "HumanTask",

@@ -19,6 +19,18 @@ class CaseStatus(enum.StrEnum):
     ERROR = "error"
 
 
+class CaseLink(Base):
+    """One case started another (the model's case/start): followed both ways."""
+
+    __tablename__ = "case_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    to_instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    element_id: Mapped[str] = mapped_column(String(200))  # the BPMN task that asked for it
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ProcessInstance(Base):
     __tablename__ = "process_instance"
     __table_args__ = (

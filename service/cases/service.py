@@ -9,17 +9,16 @@ failure propagates and the caller's rollback keeps the last saved state.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from service.audit.service import record
 from service.auth import policy
-from service.cases.models import CaseStatus, ProcessInstance
+from service.cases.models import CaseLink, CaseStatus, ProcessInstance
+from service.cases.persist import settle
 from service.context import Services
 from service.db import utcnow
 from service.definitions.catalog import latest_definition
@@ -28,15 +27,10 @@ from service.engine import EngineError, ScriptError, WorkflowHandle
 from service.errors import N_, Conflict, Forbidden, InvalidInput, NotFound
 from service.formdefs import FieldError, FormDef, validate_submission
 from service.formdefs.validation import FormInput
-from service.people.models import Organisation, Person, Role, User
-from service.tasks.due import due_from
+from service.people.models import Organisation, Party, Person, Role, User
 from service.tasks.models import HumanTask, TaskStatus
 
-log = logging.getLogger(__name__)
-
-CONCURRENT_CHANGE = N_(
-    "Someone else changed the case at the same time. Reload the page and try again."
-)
+MAX_LINK_DEPTH = 5  # a model whose cases start each other in a ring stops here
 
 
 class FormInvalid(InvalidInput):
@@ -55,7 +49,10 @@ class StartResult:
 
 
 def dynamic_choices(session: Session) -> dict[str, tuple[Any, ...]]:
-    return {"organisations": tuple(session.scalars(select(Organisation.id)))}
+    return {
+        "organisations": tuple(session.scalars(select(Organisation.id))),
+        "parties": tuple(session.scalars(select(Party.id))),
+    }
 
 
 def validate_form(session: Session, form: FormDef, submitted: FormInput) -> dict[str, Any]:
@@ -74,58 +71,159 @@ def startable_definition(session: Session, user: User, process_id: str) -> Proce
     return definition
 
 
+def needs_subject(definition: ProcessDefinition) -> bool:
+    return bool(definition.meta.get("subject", "required") != "none")
+
+
+def _subject_data(subject: Person | None) -> dict[str, Any]:
+    return {
+        "subject_category": subject.category if subject else None,
+        "subject_party_id": subject.party_id if subject else None,
+        "subject_person_id": subject.id if subject else None,
+    }
+
+
+class CaseStarter:
+    """Creates cases, by a person's start form or by another case's case/start."""
+
+    def __init__(
+        self, services: Services, session: Session, actor: User | None, depth: int = 0
+    ) -> None:
+        self.services = services
+        self.session = session
+        self.actor = actor
+        self.depth = depth
+
+    def create(
+        self,
+        definition: ProcessDefinition,
+        data: dict[str, Any],
+        *,
+        subject: Person | None,
+        party_id: int | None,
+        organisation_id: int | None,
+        on_behalf: bool,
+    ) -> tuple[ProcessInstance, WorkflowHandle | None]:
+        now = utcnow()
+        instance = ProcessInstance(
+            definition_id=definition.id,
+            process_id=definition.process_id,
+            subject_person_id=subject.id if subject else None,
+            party_id=party_id,
+            organisation_id=organisation_id,
+            started_by_id=self.actor.id if self.actor else None,
+            on_behalf=on_behalf,
+            state="",
+            created_at=now,
+            updated_at=now,
+        )
+        self.session.add(instance)
+        self.session.flush()
+        handle: WorkflowHandle | None
+        try:
+            handle = self.services.runner.start(self.services.definitions.parsed(definition), data)
+        except ScriptError as exc:
+            handle = _handle_from_error(exc)
+        except EngineError as exc:
+            # The model cannot even start: keep what was sent, mark the case.
+            handle = None
+            instance.status = CaseStatus.ERROR.value
+            instance.error_message = exc.message
+            record(self.session, None, "case.error", instance_id=instance.id, element=None)
+        if handle is not None:
+            settle(self.services, self.session, self.actor, instance, handle, self._child())
+        return instance, handle
+
+    def _child(self) -> CaseStarter:
+        return CaseStarter(self.services, self.session, self.actor, self.depth + 1)
+
+    def start_linked(self, parent: ProcessInstance, request: dict[str, Any]) -> None:
+        """Fulfil a model's case/start: a new case about the same person, linked both ways."""
+        if self.depth >= MAX_LINK_DEPTH:
+            raise EngineError(f"Cases started each other more than {MAX_LINK_DEPTH} levels deep")
+        definition = latest_definition(self.session, str(request["process_id"]))
+        if definition is None:
+            raise EngineError(f"The process {request['process_id']!r} to start does not exist")
+        parsed = self.services.definitions.parsed(definition)
+        data: dict[str, Any] = {}
+        if parsed.start_form:  # every start-form field exists, None unless given
+            form = self.services.definitions.form(definition, parsed.start_form)
+            data = dict.fromkeys(form.names)
+        subject = parent.subject
+        data.update(request.get("data") or {})
+        data.update(_subject_data(subject))
+        data.update({"reported_on_behalf": False, "linked_from_case": parent.id})
+        child, _handle = self.create(
+            definition,
+            data,
+            subject=subject,
+            party_id=parent.party_id,
+            organisation_id=parent.organisation_id,
+            on_behalf=False,
+        )
+        self.session.add(
+            CaseLink(
+                from_instance_id=parent.id,
+                to_instance_id=child.id,
+                element_id=str(request.get("element", "")),
+            )
+        )
+        record(
+            self.session,
+            self.actor,
+            "case.linked",
+            instance_id=parent.id,
+            linked_case=child.id,
+            process_id=definition.process_id,
+        )
+        record(
+            self.session,
+            self.actor,
+            "case.started",
+            instance_id=child.id,
+            process_id=definition.process_id,
+            version=definition.version,
+            linked_from=parent.id,
+        )
+
+
 def start_case(
     services: Services,
     session: Session,
     user: User,
     process_id: str,
-    subject: Person,
+    subject: Person | None,
     submitted: FormInput,
 ) -> StartResult:
     definition = startable_definition(session, user, process_id)
-    if not policy.can_report_for(user, subject, session):
-        raise Forbidden(N_("You may not start cases for this person."))
+    if needs_subject(definition):
+        if subject is None:
+            raise InvalidInput(N_("Choose the person the case concerns."))
+        if not policy.can_report_for(user, subject, session):
+            raise Forbidden(N_("You may not start cases for this person."))
+    else:
+        subject = None
     parsed = services.definitions.parsed(definition)
     form_data: dict[str, Any] = {}
     if parsed.start_form:
         form = services.definitions.form(definition, parsed.start_form)
         form_data = validate_form(session, form, submitted)
-    on_behalf = user.person_id != subject.id
-    data = {
-        **form_data,
-        "subject_category": subject.category,
-        "subject_party_id": subject.party_id,
-        "subject_person_id": subject.id,
-        "reported_on_behalf": on_behalf,
-    }
-    now = utcnow()
-    instance = ProcessInstance(
-        definition_id=definition.id,
-        process_id=definition.process_id,
-        subject_person_id=subject.id,
-        party_id=subject.party_id,
-        organisation_id=_organisation_from(data, session),
-        started_by_id=user.id,
+    on_behalf = subject is not None and user.person_id != subject.id
+    data = {**form_data, **_subject_data(subject), "reported_on_behalf": on_behalf}
+    if subject is not None:
+        party_id, organisation_id = subject.party_id, _organisation_from(data, session)
+    else:  # the case belongs to the starter's own organisation or party
+        party_id, organisation_id = user.party_id, user.organisation_id
+    instance, _handle = CaseStarter(services, session, user).create(
+        definition,
+        data,
+        subject=subject,
+        party_id=party_id,
+        organisation_id=organisation_id,
         on_behalf=on_behalf,
-        state="",
-        created_at=now,
-        updated_at=now,
     )
-    handle: WorkflowHandle | None
-    try:
-        handle = services.runner.start(parsed, data)
-    except ScriptError as exc:
-        handle = _handle_from_error(exc)
-    except EngineError as exc:
-        # The model cannot even start: keep the report, mark the case, tell people.
-        handle = None
-        instance.status = CaseStatus.ERROR.value
-        instance.error_message = exc.message
-    session.add(instance)
-    if handle is not None:
-        save_state(services, instance, handle)
-    session.flush()
     if parsed.start_form:
+        now = utcnow()
         session.add(
             HumanTask(
                 instance_id=instance.id,
@@ -133,7 +231,7 @@ def start_case(
                 bpmn_id="start",
                 name=str(definition.meta.get("title", definition.name)),
                 role=_starter_role(user, subject).value,
-                party_id=subject.party_id,
+                party_id=party_id,
                 form_id=parsed.start_form,
                 status=TaskStatus.COMPLETED.value,
                 created_at=now,
@@ -142,8 +240,6 @@ def start_case(
                 submitted_data=form_data,
             )
         )
-    if handle is not None:
-        sync_human_tasks(session, instance, handle)
     record(
         session,
         user,
@@ -154,14 +250,6 @@ def start_case(
         on_behalf=on_behalf,
         fields=sorted(form_data),
     )
-    if instance.status == CaseStatus.ERROR.value:
-        record(
-            session,
-            None,
-            "case.error",
-            instance_id=instance.id,
-            element=handle_error_element(handle),
-        )
     return StartResult(instance=instance, danger_ongoing=bool(form_data.get("danger_ongoing")))
 
 
@@ -171,16 +259,10 @@ def _handle_from_error(exc: ScriptError) -> WorkflowHandle:
     return exc.handle
 
 
-def handle_error_element(handle: WorkflowHandle | None) -> str | None:
-    if handle is None or handle.error is None:
-        return None
-    return handle.error.element_id
-
-
-def _starter_role(user: User, subject: Person) -> Role:
-    if user.person_id == subject.id:
+def _starter_role(user: User, subject: Person | None) -> Role:
+    if subject is not None and user.person_id == subject.id:
         return Role.OFFICIAL
-    for role in (Role.PARTY_OFFICE, Role.SECURITY, Role.SECURITY_LEAD, Role.TIB):
+    for role in (Role.PARTY_OFFICE, Role.SECURITY, Role.SECURITY_LEAD, Role.TIB, Role.COMMITTEE):
         if role in user.roles:
             return role
     return Role.OFFICIAL
@@ -202,6 +284,9 @@ def load_task_for_work(session: Session, user: User, task_id: int) -> HumanTask:
     return task
 
 
+ALREADY_DONE = N_("The task is already done. Someone else may have finished it first.")
+
+
 def complete_task(
     services: Services,
     session: Session,
@@ -211,18 +296,16 @@ def complete_task(
 ) -> HumanTask:
     task = load_task_for_work(session, user, task_id)
     if task.status != TaskStatus.OPEN.value:
-        raise Conflict(N_("The task is already done. Someone else may have finished it first."))
-    instance = _lock_instance(session, task.instance_id)
+        raise Conflict(ALREADY_DONE)
+    instance = lock_instance(session, task.instance_id)
     # Re-read the task under the lock: a concurrent request may have finished it.
     session.refresh(task)
     if task.status != TaskStatus.OPEN.value:
-        raise Conflict(N_("The task is already done. Someone else may have finished it first."))
-    definition = instance.definition
+        raise Conflict(ALREADY_DONE)
     data: dict[str, Any] = {}
     if task.form_id:
-        data = validate_form(
-            session, services.definitions.form(definition, task.form_id), submitted
-        )
+        form = services.definitions.form(instance.definition, task.form_id)
+        data = validate_form(session, form, submitted)
     try:
         handle = services.runner.load(instance.state)
         services.runner.complete_task(handle, task.task_uuid, data)
@@ -230,21 +313,19 @@ def complete_task(
         handle = _handle_from_error(exc)
     except EngineError as exc:
         raise Conflict(N_("The task is no longer waiting. Reload the page.")) from exc
-    now = utcnow()
     task.status = TaskStatus.COMPLETED.value
-    task.completed_at = now
+    task.completed_at = utcnow()
     task.completed_by_id = user.id
     task.submitted_data = data
-    if "organisation_id" in data:
-        instance.organisation_id = _organisation_from(data, session) or instance.organisation_id
-    save_state(services, instance, handle)
-    try:
-        # Write the instance first: its version check is what tells two
-        # simultaneous completions apart (SQLite has no row lock).
-        session.flush()
-    except StaleDataError as exc:
-        raise Conflict(CONCURRENT_CHANGE) from exc
-    sync_human_tasks(session, instance, handle, completed_uuid=task.task_uuid)
+    settle(
+        services,
+        session,
+        user,
+        instance,
+        handle,
+        CaseStarter(services, session, user),
+        completed_uuid=task.task_uuid,
+    )
     record(
         session,
         user,
@@ -254,18 +335,10 @@ def complete_task(
         task=task.bpmn_id,
         fields=sorted(data),
     )
-    if instance.status == CaseStatus.ERROR.value:
-        record(
-            session,
-            None,
-            "case.error",
-            instance_id=instance.id,
-            element=handle_error_element(handle),
-        )
     return task
 
 
-def _lock_instance(session: Session, instance_id: int) -> ProcessInstance:
+def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     """Take the row lock (PostgreSQL) so concurrent completions queue up, not interleave."""
     stmt = select(ProcessInstance).where(ProcessInstance.id == instance_id)
     if session.get_bind().dialect.name == "postgresql":
@@ -274,75 +347,3 @@ def _lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     if instance is None:
         raise NotFound(N_("The case does not exist."))
     return instance
-
-
-def save_state(services: Services, instance: ProcessInstance, handle: WorkflowHandle) -> None:
-    instance.state = services.runner.dump(handle)
-    instance.updated_at = utcnow()
-    instance.next_wakeup = handle.next_wakeup()
-    if handle.error is not None:
-        instance.status = CaseStatus.ERROR.value
-        instance.error_message = handle.error.message[:2000]
-        log.warning(
-            "case stopped on a model error",
-            extra={"instance": instance.id, "element": handle.error.element_id},
-        )
-    elif handle.is_completed:
-        instance.status = CaseStatus.COMPLETED.value
-        instance.completed_at = instance.updated_at
-        instance.error_message = None
-    else:
-        instance.status = CaseStatus.RUNNING.value
-        instance.error_message = None
-
-
-def _assignee_for(session: Session, instance: ProcessInstance) -> int | None:
-    if instance.subject_person_id is None:
-        return None
-    return session.scalar(select(User.id).where(User.person_id == instance.subject_person_id))
-
-
-def sync_human_tasks(
-    session: Session,
-    instance: ProcessInstance,
-    handle: WorkflowHandle,
-    completed_uuid: str | None = None,
-) -> None:
-    """Make the open human-task rows match the workflow's READY user tasks."""
-    ready = {t.uuid: t for t in handle.ready_user_tasks()}
-    open_rows = list(
-        session.scalars(
-            select(HumanTask).where(
-                HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.OPEN.value
-            )
-        )
-    )
-    now = utcnow()
-    for row in open_rows:
-        if row.task_uuid not in ready and row.task_uuid != completed_uuid:
-            row.status = TaskStatus.CANCELLED.value
-            row.completed_at = now
-    known = {row.task_uuid for row in open_rows}
-    for uuid, task in ready.items():
-        if uuid in known:
-            continue
-        role = task.lane or Role.SECURITY.value
-        session.add(
-            HumanTask(
-                instance_id=instance.id,
-                task_uuid=uuid,
-                bpmn_id=task.bpmn_id,
-                name=task.name,
-                role=role,
-                party_id=instance.party_id,
-                organisation_id=instance.organisation_id if role == Role.COMMITTEE.value else None,
-                assignee_id=_assignee_for(session, instance)
-                if role == Role.OFFICIAL.value
-                else None,
-                form_id=task.form,
-                instructions=task.instructions,
-                status=TaskStatus.OPEN.value,
-                created_at=now,
-                due_at=due_from(now, task.due_in),
-            )
-        )

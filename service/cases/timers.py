@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from service.audit.service import record
 from service.cases.models import CaseStatus, ProcessInstance
-from service.cases.service import save_state, sync_human_tasks
+from service.cases.persist import settle
+from service.cases.service import CaseStarter
 from service.context import Services
 from service.db import utcnow
 from service.engine import ScriptError
@@ -49,8 +50,7 @@ def fire_due_timers(services: Services, now: datetime | None = None, limit: int 
             except ScriptError as exc:
                 handle = exc.handle
             seen.append(instance.id)
-            save_state(services, instance, handle)
-            sync_human_tasks(session, instance, handle)
+            settle(services, session, None, instance, handle, CaseStarter(services, session, None))
             record(session, None, "case.timer_fired", instance_id=instance.id)
             fired += 1
     return fired

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Lock
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from service.definitions.models import ProcessDefinition
 from service.engine import DefinitionError, ParsedProcess, parse_process
+from service.engine.parsing import decision_ids, decisions_used
 from service.engine.scripting import check_code
 from service.formdefs import FormDef, FormDefinitionError, load_form
 from service.people.models import LANE_ROLES, Role
@@ -35,6 +37,7 @@ class ProcessFiles:
     bpmn_xml: str
     meta: dict[str, Any]
     forms: dict[str, Any]
+    decisions: dict[str, str] = field(default_factory=dict)
 
 
 def read_forms(forms_dir: Path) -> dict[str, Any]:
@@ -53,6 +56,8 @@ def _validate_meta(process_id: str, meta: Any) -> dict[str, Any]:
     for key in ("title", "description"):
         if not isinstance(meta.get(key), str) or not meta[key].strip():
             raise DefinitionError(f"processes/{process_id}.json needs a Swedish {key!r}")
+    if meta.get("subject", "required") not in ("required", "none"):
+        raise DefinitionError(f"processes/{process_id}.json: 'subject' is 'required' or 'none'")
     starters = meta.get("starters")
     if not isinstance(starters, list) or not set(starters) <= STARTER_ROLES:
         raise DefinitionError(
@@ -62,11 +67,15 @@ def _validate_meta(process_id: str, meta: Any) -> dict[str, Any]:
 
 
 def validate_definition(
-    process_id: str, bpmn_xml: str, meta: Any, all_forms: dict[str, Any]
+    process_id: str,
+    bpmn_xml: str,
+    meta: Any,
+    all_forms: dict[str, Any],
+    dmn: Sequence[str] = (),
 ) -> tuple[ParsedProcess, dict[str, Any]]:
     """Everything checked before a version may be stored; returns the parse and its forms."""
     meta = _validate_meta(process_id, meta)
-    parsed = parse_process(bpmn_xml, process_id, f"{process_id}.bpmn")
+    parsed = parse_process(bpmn_xml, process_id, f"{process_id}.bpmn", dmn_xmls=dmn)
     used: dict[str, Any] = {}
     form_ids = [(t.bpmn_id, t.form) for t in parsed.user_tasks]
     if parsed.start_form:
@@ -99,8 +108,34 @@ def validate_definition(
     return parsed, used
 
 
+def read_decisions(processes_dir: Path) -> dict[str, tuple[str, str]]:
+    """decision id → (file name, DMN text) for every *.dmn in processes_dir."""
+    found: dict[str, tuple[str, str]] = {}
+    for path in sorted(processes_dir.glob("*.dmn")):
+        text = path.read_text(encoding="utf-8")
+        for decision in decision_ids(text):
+            if decision in found:
+                raise DefinitionError(f"The decision {decision!r} is defined twice ({path.name})")
+            found[decision] = (path.name, text)
+    return found
+
+
+def decisions_for(bpmn_xml: str, available: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """The DMN files (name → text) that a process's business rule tasks call."""
+    chosen: dict[str, str] = {}
+    for decision in sorted(decisions_used(bpmn_xml)):
+        if decision not in available:
+            raise DefinitionError(
+                f"The decision {decision!r} is called but no .dmn file defines it"
+            )
+        name, text = available[decision]
+        chosen[name] = text
+    return chosen
+
+
 def read_process_files(processes_dir: Path, forms_dir: Path) -> list[ProcessFiles]:
     all_forms = read_forms(forms_dir)
+    available = read_decisions(processes_dir)
     found = []
     for path in sorted(processes_dir.glob("*.bpmn")):
         process_id = path.stem
@@ -111,13 +146,20 @@ def read_process_files(processes_dir: Path, forms_dir: Path) -> list[ProcessFile
             )
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         bpmn_xml = path.read_text(encoding="utf-8")
-        _parsed, used = validate_definition(process_id, bpmn_xml, meta, all_forms)
-        found.append(ProcessFiles(process_id, bpmn_xml, meta, used))
+        decisions = decisions_for(bpmn_xml, available)
+        _parsed, used = validate_definition(
+            process_id, bpmn_xml, meta, all_forms, dmn=list(decisions.values())
+        )
+        found.append(ProcessFiles(process_id, bpmn_xml, meta, used, decisions))
     return found
 
 
-def content_hash(bpmn_xml: str, forms: dict[str, Any], meta: dict[str, Any]) -> str:
+def content_hash(
+    bpmn_xml: str, forms: dict[str, Any], meta: dict[str, Any], decisions: dict[str, str]
+) -> str:
     digest = hashlib.sha256(bpmn_xml.encode("utf-8"))
+    for name in sorted(decisions):
+        digest.update(name.encode("utf-8") + decisions[name].encode("utf-8"))
     digest.update(json.dumps(forms, sort_keys=True, ensure_ascii=False).encode("utf-8"))
     digest.update(json.dumps(meta, sort_keys=True, ensure_ascii=False).encode("utf-8"))
     return digest.hexdigest()
@@ -127,7 +169,7 @@ def store_version(
     session: Session, files: ProcessFiles, author: str, note: str = ""
 ) -> tuple[ProcessDefinition, bool]:
     """Store a new version unless identical content is already stored. Returns (row, created)."""
-    sha = content_hash(files.bpmn_xml, files.forms, files.meta)
+    sha = content_hash(files.bpmn_xml, files.forms, files.meta, files.decisions)
     existing = session.scalar(
         select(ProcessDefinition).where(
             ProcessDefinition.process_id == files.process_id, ProcessDefinition.sha256 == sha
@@ -146,6 +188,7 @@ def store_version(
         name=str(files.meta["title"]),
         bpmn_xml=files.bpmn_xml,
         forms=files.forms,
+        decisions=files.decisions,
         meta=files.meta,
         sha256=sha,
         author=author,
@@ -216,7 +259,11 @@ class DefinitionCache:
             with self._lock:
                 hit = self._parsed.get(definition.id)
                 if hit is None:
-                    hit = parse_process(definition.bpmn_xml, definition.process_id)
+                    hit = parse_process(
+                        definition.bpmn_xml,
+                        definition.process_id,
+                        dmn_xmls=list((definition.decisions or {}).values()),
+                    )
                     self._parsed[definition.id] = hit
         return hit
 

@@ -26,6 +26,8 @@ class ProcessDefinition(Base):
     # Snapshot of every form the version uses, so a case always renders and
     # validates with the forms it was designed with.
     forms: Mapped[dict[str, Any]]
+    # The DMN decision tables the process calls, frozen with it (file name → XML).
+    decisions: Mapped[dict[str, Any]]
     # Beside the BPMN (processes/<id>.json): title, description, who may start it.
     meta: Mapped[dict[str, Any]]
     sha256: Mapped[str] = mapped_column(String(64))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,14 +80,36 @@ def _collect_code(spec: Any) -> list[tuple[str, str, bool]]:
     return found
 
 
+def decision_ids(dmn_xml: str | bytes) -> list[str]:
+    """The decision ids a DMN document defines."""
+    root = parse_xml_safely(dmn_xml, what="DMN")
+    return [str(el.get("id")) for el in root.iter() if str(el.tag).endswith("}decision")]
+
+
+def decisions_used(bpmn_xml: str | bytes) -> set[str]:
+    """The decision ids the process's business rule tasks call."""
+    root = parse_xml_safely(bpmn_xml)
+    return {
+        (el.text or "").strip()
+        for el in root.iter()
+        if str(el.tag).endswith("}calledDecisionId") and (el.text or "").strip()
+    }
+
+
 def parse_process(
-    bpmn_xml: str | bytes, process_id: str, filename: str = "upload"
+    bpmn_xml: str | bytes,
+    process_id: str,
+    filename: str = "upload",
+    dmn_xmls: Sequence[str | bytes] = (),
 ) -> ParsedProcess:
-    """Validate (hardened XML, BPMN XSD, reserved ids) and parse one process."""
+    """Validate (hardened XML, BPMN and DMN XSD, reserved ids) and parse one process."""
     root = parse_xml_safely(bpmn_xml)
     _check_reserved_ids(root)
     parser = SpiffBpmnParser(validator=VALIDATOR)
     try:
+        # Decisions first: business rule tasks bind to them when the spec is built.
+        for index, dmn in enumerate(dmn_xmls):
+            parser.add_dmn_xml(parse_xml_safely(dmn, what="DMN"), f"decision-{index}.dmn")
         parser.add_bpmn_xml(root, filename)
         spec = parser.get_spec(process_id)
         subprocess_specs = parser.get_subprocess_specs(process_id)

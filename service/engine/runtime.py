@@ -24,7 +24,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from service.engine.errors import EngineError, ScriptError
 from service.engine.parsing import ParsedProcess
-from service.engine.scripting import make_script_engine
+from service.engine.scripting import make_script_engine, start_requests
 
 # Task-state log records carry the full task data (personal data) whenever
 # the spiff.task logger's own level is below INFO: set it explicitly.
@@ -57,6 +57,8 @@ class WorkflowHandle:
     def __init__(self, workflow: BpmnWorkflow) -> None:
         self.workflow = workflow
         self.error: ScriptError | None = None
+        # Linked cases the model asked to start (case/start), for the service to create.
+        self.start_requests: list[dict[str, Any]] = []
 
     @property
     def is_completed(self) -> bool:
@@ -194,6 +196,7 @@ class Runner:
         self._guard(handle, lambda: handle.workflow.do_engine_steps(will_complete_task=count))
 
     def _guard(self, handle: WorkflowHandle, action: Any) -> None:
+        token = start_requests.set(handle.start_requests)
         try:
             action()
         except StepBudgetExceeded as exc:
@@ -208,3 +211,5 @@ class Runner:
             handle.error = ScriptError(message, element_id=element)
             handle.error.handle = handle
             raise handle.error from exc
+        finally:
+            start_requests.reset(token)

@@ -12,11 +12,15 @@ a workflow: :class:`service.engine.runtime.Runner` attaches it after every load.
 from __future__ import annotations
 
 import ast
+import json
 import operator
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from types import CodeType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from RestrictedPython.compile import compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
@@ -25,6 +29,7 @@ from RestrictedPython.Guards import (
     guarded_unpack_sequence,
     safer_getattr,
 )
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
@@ -85,8 +90,31 @@ def _inplace(op: str, target: Any, value: Any) -> Any:
         raise ScriptError(f"Operator {op} is not allowed in scripts") from exc
 
 
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+def stockholm_time(date_text: str, time_text: str = "09:00", days: int = 0) -> str:
+    """The ISO 8601 instant (with offset) of a local Stockholm date and time, moved by days.
+
+    Timer expressions need explicit offsets: the engine reads a naive time in
+    the server's zone, captured once at import and blind to summer time.
+    """
+    if not isinstance(date_text, str) or not isinstance(time_text, str):
+        raise ScriptError("stockholm_time needs a date text (YYYY-MM-DD) and a time text (HH:MM)")
+    local = datetime.combine(
+        date.fromisoformat(date_text) + timedelta(days=int(days)),
+        time.fromisoformat(time_text),
+        tzinfo=STOCKHOLM,
+    )
+    return local.isoformat()
+
+
+HELPER_FUNCTIONS: dict[str, Any] = {"stockholm_time": stockholm_time}
+
+
 def _restricted_globals() -> dict[str, Any]:
     return {
+        **HELPER_FUNCTIONS,
         "__builtins__": dict(ALLOWED_BUILTINS),
         "_getattr_": safer_getattr,
         "_getitem_": default_guarded_getitem,
@@ -229,5 +257,56 @@ def _data_only(context: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in context.items() if not k.startswith("_")}
 
 
+START_CASE_OPERATION = "case/start"
+# Requests to start linked cases made by the workflow currently running in
+# this context (set by Runner around engine steps).
+start_requests: ContextVar[list[dict[str, Any]] | None] = ContextVar("start_requests", default=None)
+
+
+class RestrictedScriptEngine(PythonScriptEngine):  # type: ignore[misc]
+    """The engine with the restricted environment and the one service operation we offer.
+
+    ``case/start`` does not start anything inside the engine: it records a
+    request that the service fulfils in the same transaction, after the steps.
+    (Overriding here also avoids the base class's broken error path, which
+    replaces any service error with ``NameError('script')``.)
+    """
+
+    def call_service(self, task: Any, **kwargs: Any) -> str:
+        operation = kwargs.get("operation_name")
+        if operation != START_CASE_OPERATION:
+            raise WorkflowTaskException(
+                f"Unknown service operation {operation!r}; only {START_CASE_OPERATION!r} exists.",
+                task=task,
+            )
+        params = {k: v.get("value") for k, v in (kwargs.get("operation_params") or {}).items()}
+        process_id, data = params.get("process_id"), params.get("data") or {}
+        problem = _start_request_problem(process_id, data)
+        if problem:
+            raise WorkflowTaskException(problem, task=task)
+        collector = start_requests.get()
+        if collector is None:
+            raise WorkflowTaskException("Linked cases cannot be started here.", task=task)
+        collector.append(
+            {"process_id": process_id, "data": data, "element": task.task_spec.bpmn_id}
+        )
+        return json.dumps({"requested": True, "process_id": process_id})
+
+
+def _start_request_problem(process_id: Any, data: Any) -> str | None:
+    if not isinstance(process_id, str) or not process_id:
+        return "case/start needs a process_id text"
+    if not isinstance(data, dict):
+        return "case/start needs data as a dict"
+    for key in data:
+        if not isinstance(key, str) or key.startswith("_") or key == "typename":
+            return f"case/start data may not use the key {key!r}"
+    try:
+        json.dumps(data)
+    except (TypeError, ValueError):
+        return "case/start data must be plain values (text, numbers, yes/no, lists, dicts)"
+    return None
+
+
 def make_script_engine() -> PythonScriptEngine:
-    return PythonScriptEngine(environment=RestrictedEnvironment())
+    return RestrictedScriptEngine(environment=RestrictedEnvironment())

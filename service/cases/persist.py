@@ -1,0 +1,147 @@
+"""After engine steps: save the state, mirror the open user tasks, start requested linked cases."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from service.audit.service import record
+from service.cases.models import CaseStatus, ProcessInstance
+from service.context import Services
+from service.db import utcnow
+from service.engine import WorkflowHandle
+from service.errors import N_, Conflict
+from service.people.models import Organisation, Party, Role, User
+from service.tasks.due import due_from
+from service.tasks.models import HumanTask, TaskStatus
+
+if TYPE_CHECKING:
+    from service.cases.service import CaseStarter
+
+log = logging.getLogger(__name__)
+
+CONCURRENT_CHANGE = N_(
+    "Someone else changed the case at the same time. Reload the page and try again."
+)
+# Case variables that route party-office and committee tasks elsewhere than
+# the subject's party / the case's organisation (processes/README.md).
+PARTY_VARIABLE = "threatened_party_id"
+ORGANISATION_VARIABLE = "organisation_id"
+
+
+def save_state(services: Services, instance: ProcessInstance, handle: WorkflowHandle) -> None:
+    instance.state = services.runner.dump(handle)
+    instance.updated_at = utcnow()
+    instance.next_wakeup = handle.next_wakeup()
+    if handle.error is not None:
+        instance.status = CaseStatus.ERROR.value
+        instance.error_message = handle.error.message[:2000]
+        log.warning(
+            "case stopped on a model error",
+            extra={"instance": instance.id, "element": handle.error.element_id},
+        )
+    elif handle.is_completed:
+        instance.status = CaseStatus.COMPLETED.value
+        instance.completed_at = instance.updated_at
+        instance.error_message = None
+    else:
+        instance.status = CaseStatus.RUNNING.value
+        instance.error_message = None
+
+
+def settle(
+    services: Services,
+    session: Session,
+    actor: User | None,
+    instance: ProcessInstance,
+    handle: WorkflowHandle,
+    starter: CaseStarter,
+    completed_uuid: str | None = None,
+) -> None:
+    """Save what the engine did and everything that follows from it, in this transaction."""
+    _scope_from_data(session, instance, handle.data())
+    save_state(services, instance, handle)
+    try:
+        # The instance row's version check tells simultaneous writers apart
+        # (SQLite has no row lock); flush it before anything else.
+        session.flush()
+    except StaleDataError as exc:
+        raise Conflict(CONCURRENT_CHANGE) from exc
+    sync_human_tasks(session, instance, handle, completed_uuid)
+    for request in handle.start_requests:
+        starter.start_linked(instance, request)
+    handle.start_requests.clear()
+    if instance.status == CaseStatus.ERROR.value:
+        element = handle.error.element_id if handle.error else None
+        record(session, None, "case.error", instance_id=instance.id, element=element)
+    del actor  # who acted is audited by the caller
+
+
+def _valid_id(session: Session, model: type[Any], value: Any) -> int | None:
+    is_id = isinstance(value, int) and not isinstance(value, bool)
+    return value if is_id and session.get(model, value) is not None else None
+
+
+def _scope_from_data(session: Session, instance: ProcessInstance, data: dict[str, Any]) -> None:
+    org = _valid_id(session, Organisation, data.get(ORGANISATION_VARIABLE))
+    if org is not None:
+        instance.organisation_id = org
+
+
+def _assignee_for(session: Session, instance: ProcessInstance) -> int | None:
+    if instance.subject_person_id is None:
+        return None
+    return session.scalar(select(User.id).where(User.person_id == instance.subject_person_id))
+
+
+def sync_human_tasks(
+    session: Session,
+    instance: ProcessInstance,
+    handle: WorkflowHandle,
+    completed_uuid: str | None = None,
+) -> None:
+    """Make the open human-task rows match the workflow's READY user tasks."""
+    ready = {t.uuid: t for t in handle.ready_user_tasks()}
+    open_rows = list(
+        session.scalars(
+            select(HumanTask).where(
+                HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.OPEN.value
+            )
+        )
+    )
+    now = utcnow()
+    for row in open_rows:
+        if row.task_uuid not in ready and row.task_uuid != completed_uuid:
+            row.status = TaskStatus.CANCELLED.value
+            row.completed_at = now
+    known = {row.task_uuid for row in open_rows}
+    new = [t for uuid, t in ready.items() if uuid not in known]
+    if not new:
+        return
+    data = handle.data()
+    party = _valid_id(session, Party, data.get(PARTY_VARIABLE)) or instance.party_id
+    for task in new:
+        role = task.lane or Role.SECURITY.value
+        session.add(
+            HumanTask(
+                instance_id=instance.id,
+                task_uuid=task.uuid,
+                bpmn_id=task.bpmn_id,
+                name=task.name,
+                role=role,
+                party_id=party if role == Role.PARTY_OFFICE.value else instance.party_id,
+                organisation_id=instance.organisation_id if role == Role.COMMITTEE.value else None,
+                assignee_id=_assignee_for(session, instance)
+                if role == Role.OFFICIAL.value
+                else None,
+                form_id=task.form,
+                instructions=task.instructions,
+                status=TaskStatus.OPEN.value,
+                created_at=now,
+                due_at=due_from(now, task.due_in),
+            )
+        )
