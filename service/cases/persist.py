@@ -13,7 +13,7 @@ from service.audit.service import record
 from service.cases.models import CaseStatus, ProcessInstance
 from service.context import Services
 from service.db import utcnow
-from service.engine import WorkflowHandle
+from service.engine import EngineError, WorkflowHandle
 from service.errors import N_, Conflict
 from service.people.models import Organisation, Party, Role, User
 from service.tasks.due import due_from
@@ -73,7 +73,22 @@ def settle(
         raise Conflict(CONCURRENT_CHANGE) from exc
     sync_human_tasks(session, instance, handle, completed_uuid)
     for request in handle.start_requests:
-        starter.start_linked(instance, request)
+        try:
+            # start_linked checks everything before it writes, so a refusal
+            # leaves nothing half-made.
+            starter.start_linked(instance, request)
+        except EngineError as exc:
+            # The case itself moved on and is saved; the link it asked for is
+            # recorded as failed so that people see it and can act.
+            instance.status = CaseStatus.ERROR.value
+            instance.error_message = f"{request.get('process_id')}: {exc.message}"[:2000]
+            record(
+                session,
+                None,
+                "case.link_failed",
+                instance_id=instance.id,
+                process_id=str(request.get("process_id")),
+            )
     handle.start_requests.clear()
     if instance.status == CaseStatus.ERROR.value:
         element = handle.error.element_id if handle.error else None

@@ -108,6 +108,26 @@ class WorkflowHandle:
             if event.event_type.endswith("MessageEventDefinition")
         ]
 
+    def reached_steps(self) -> set[tuple[str, str]]:
+        """(from, to) BPMN element ids of every step the case has actually taken.
+
+        Derived from the task tree: each reached task and the nearest reached
+        ancestor that is a BPMN element (the engine's internal specs have no
+        BPMN id). Used for flow coverage and to mark finished steps.
+        """
+        reached = TaskState.FINISHED_MASK | TaskState.READY | TaskState.WAITING | TaskState.STARTED
+        steps: set[tuple[str, str]] = set()
+        for task in self.workflow.get_tasks(state=reached):
+            if task.state == TaskState.CANCELLED:
+                continue
+            target = getattr(task.task_spec, "bpmn_id", None)
+            parent = task.parent
+            while parent is not None and getattr(parent.task_spec, "bpmn_id", None) is None:
+                parent = parent.parent
+            if target and parent is not None:
+                steps.add((parent.task_spec.bpmn_id, target))
+        return steps
+
     def error_tasks(self) -> list[str]:
         return [t.task_spec.bpmn_id for t in self.workflow.get_tasks(state=TaskState.ERROR)]
 
@@ -167,6 +187,21 @@ class Runner:
                 self._run(handle)
                 return
         raise EngineError(f"The case is not waiting for {name!r}.")
+
+    def make_timers_due(self, handle: WorkflowHandle, when: datetime) -> int:
+        """Move every waiting timer's due time to ``when`` (tests; "fire now" by an administrator)."""
+        moved = 0
+        for task in handle.workflow.get_tasks(state=TaskState.WAITING):
+            definition = getattr(task.task_spec, "event_definition", None)
+            if not isinstance(definition, TimerEventDefinition):
+                continue
+            value = task.internal_data.get("event_value")
+            if isinstance(value, dict):  # cycle timers keep their next occurrence
+                value["next"] = when.isoformat()
+            else:
+                task.internal_data["event_value"] = when.isoformat()
+            moved += 1
+        return moved
 
     def fire_timers(self, handle: WorkflowHandle) -> None:
         # do_engine_steps only refreshes timers at its end: refresh first, or

@@ -10,7 +10,7 @@ from typing import Any
 DEFAULT_MAX_LENGTH = 10_000
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 FORBIDDEN_NAMES = frozenset({"typename"})
-OPTION_SOURCES = frozenset({"organisations"})
+OPTION_SOURCES = frozenset({"organisations", "parties"})
 STRING_FORMATS = frozenset({"date", "date-time", "time", "email"})
 WIDGETS = {
     "string": {"text", "textarea", "radio", "select", "date", "datetime", "time", "email"},

@@ -9,7 +9,8 @@ from werkzeug.wrappers import Response
 from service.audit.service import record
 from service.auth import policy
 from service.cases import queries
-from service.cases.service import FormInvalid, start_case, startable_definition
+from service.cases.service import FormInvalid, needs_subject, start_case, startable_definition
+from service.definitions.catalog import latest_definitions
 from service.errors import N_, Forbidden, NotFound
 from service.people.models import Person, Role
 from service.tasks.queries import tasks_of_case
@@ -24,46 +25,67 @@ REPORT_PROCESS = "incident"
 
 @bp.route("/report")
 @login_required
-def report() -> str | Response:
+def report() -> str | Response | tuple[str, int]:
     """Rapportera händelse: an official reports for themselves; others choose whom it concerns."""
+    return choose(REPORT_PROCESS)
+
+
+@bp.route("/start")
+@login_required
+def catalogue() -> str:
+    """Everything this user may start, each with its one-line description."""
     me = user()
-    startable_definition(db(), me, REPORT_PROCESS)
+    definitions = [d for d in latest_definitions(db()) if policy.can_start_process(me, d)]
+    if not definitions:
+        raise Forbidden(N_("You may not start this process."))
+    return render_template("start_catalogue.html", definitions=definitions)
+
+
+@bp.route("/start/<process_id>", methods=["GET", "POST"])
+@login_required
+def choose(process_id: str) -> str | Response | tuple[str, int]:
+    """Choose whom the case concerns (or, for a committee's own activity, start at once)."""
+    me = user()
+    definition = startable_definition(db(), me, process_id)
+    if not needs_subject(definition):
+        return _start_form(process_id, None)
     reporter_roles = (Role.PARTY_OFFICE, Role.SECURITY, Role.SECURITY_LEAD, Role.TIB)
     if me.person_id is not None and not me.has_role(*reporter_roles):
-        return redirect(url_for("cases.start", process_id=REPORT_PROCESS, person_id=me.person_id))
+        return redirect(url_for("cases.start", process_id=process_id, person_id=me.person_id))
     query = request.args.get("q", "").strip()[:100]
     stmt = select(Person).where(policy.reportable_persons_filter(me)).order_by(Person.full_name)
     if query:
         stmt = stmt.where(Person.full_name.ilike(f"%{query}%"))
     persons = list(db().scalars(stmt.limit(100)))
-    return render_template("choose_person.html", persons=persons, query=query, me=me)
+    return render_template(
+        "choose_person.html", persons=persons, query=query, me=me, definition=definition
+    )
 
 
 @bp.route("/start/<process_id>/<int:person_id>", methods=["GET", "POST"])
 @login_required
 def start(process_id: str, person_id: int) -> str | Response | tuple[str, int]:
+    subject = db().get(Person, person_id)
+    if subject is None:
+        raise NotFound(N_("The person does not exist."))
+    return _start_form(process_id, subject)
+
+
+def _start_form(process_id: str, subject: Person | None) -> str | Response | tuple[str, int]:
     me = user()
     session = db()
     definition = startable_definition(session, me, process_id)
-    subject = session.get(Person, person_id)
-    if subject is None:
-        raise NotFound(N_("The person does not exist."))
-    if not policy.can_report_for(me, subject, session):
+    if subject is not None and not policy.can_report_for(me, subject, session):
         raise Forbidden(N_("You may not start cases for this person."))
     parsed = services().definitions.parsed(definition)
     form = services().definitions.form(definition, parsed.start_form) if parsed.start_form else None
+    page = {"definition": definition, "subject": subject, "instructions": parsed.start_instructions}
     if request.method == "POST":
         try:
             result = start_case(services(), session, me, process_id, subject, request.form)
         except FormInvalid as invalid:
             view = form_view(session, form, invalid.values, invalid.errors) if form else None
-            return render_template(
-                "start.html",
-                definition=definition,
-                subject=subject,
-                view=view,
-                instructions=parsed.start_instructions,
-            ), 400
+            return render_template("start.html", view=view, **page), 400
         return redirect(
             url_for(
                 "cases.detail",
@@ -73,13 +95,7 @@ def start(process_id: str, person_id: int) -> str | Response | tuple[str, int]:
             )
         )
     view = form_view(session, form) if form else None
-    return render_template(
-        "start.html",
-        definition=definition,
-        subject=subject,
-        view=view,
-        instructions=parsed.start_instructions,
-    )
+    return render_template("start.html", view=view, **page)
 
 
 @bp.route("/cases")
@@ -111,6 +127,7 @@ def detail(instance_id: int) -> str:
         forms=forms,
         workable=workable,
         history=queries.history(session, instance.id),
+        links=queries.linked_cases(session, me, instance.id),
         options=option_sources(session),
         display_value=display_value,
         reported=request.args.get("reported") == "1",

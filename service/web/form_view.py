@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.formdefs import FieldDef, FieldError, FormDef
-from service.people.models import Organisation
+from service.people.models import Organisation, Party
 from service.web.form_errors import message_for
 from service.web.translate import _
 
@@ -43,7 +43,11 @@ class FormView:
 
 def option_sources(session: Session) -> dict[str, list[tuple[str, str]]]:
     orgs = session.scalars(select(Organisation).order_by(Organisation.name))
-    return {"organisations": [(str(o.id), o.name) for o in orgs]}
+    parties = session.scalars(select(Party).order_by(Party.name))
+    return {
+        "organisations": [(str(o.id), o.name) for o in orgs],
+        "parties": [(str(p.id), p.name) for p in parties],
+    }
 
 
 def form_view(
