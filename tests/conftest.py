@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
+# Cheap argon2 parameters for the many test logins (set before the hasher is built).
+os.environ.setdefault("TRYGG_TEST_FAST_HASHES", "1")
+
 from collections.abc import Callable, Iterator
 from pathlib import Path
 

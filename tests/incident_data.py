@@ -60,3 +60,9 @@ PARTY_CLOSE = {
     "reported_to_police": "no",
     "official_informed": "yes",
 }
+
+CRISIS_SUPPORT = {
+    "crisis_support_offered": "yes",
+    "crisis_support_accepted": "yes",
+    "crisis_support_provider": "Företagshälsovården",
+}

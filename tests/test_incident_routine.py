@@ -8,7 +8,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.cases.models import ProcessInstance
+from service.cases.models import CaseLink, ProcessInstance
 from service.tasks.models import HumanTask
 from tests import incident_data as answers
 from tests.web_client import Browser
@@ -68,6 +68,20 @@ def test_full_time_official_with_danger_goes_through_security_party_office_and_t
     complete(browser("tib"), "Pågående fara – agera nu", answers.TIB_RESPONSE, case_id)
     security = browser("sakerhet")
     complete(security, "Bedöm händelsen", answers.ASSESSMENT, case_id)
+    # The chosen measures: crisis support within the case, police report support
+    # as a linked case of its own.
+    assert open_task_names(session, case_id) == {"crisis_support": "security"}
+    linked = session.scalars(
+        select(CaseLink.to_instance_id).where(CaseLink.from_instance_id == case_id)
+    ).all()
+    assert len(linked) == 1
+    police_case = session.get(ProcessInstance, linked[0])
+    assert police_case is not None and police_case.process_id == "police_report"
+    assert police_case.subject_person_id == session.get(ProcessInstance, case_id).subject_person_id  # type: ignore[union-attr]
+    child_page = anna.text(f"/cases/{police_case.id}")
+    assert f'href="/cases/{case_id}"' in child_page, "the official follows the link back"
+    assert f'href="/cases/{police_case.id}"' in anna.text(f"/cases/{case_id}")
+    complete(security, "Ordna krisstöd", answers.CRISIS_SUPPORT, case_id)
     assert open_task_names(session, case_id) == {"follow_up_close": "security"}
     complete(security, "Följ upp och avsluta", answers.CLOSE, case_id)
 
@@ -157,6 +171,7 @@ def test_case_page_shows_history_and_answers(browser: Make) -> None:
     case_id = report_incident(anna)
     complete(browser("sakerhet"), "Bedöm händelsen", answers.ASSESSMENT, case_id)
     page = browser("sakerhet").text(f"/cases/{case_id}")
+    assert "Länkade ärenden" in page
     assert "Vi vet var du bor." in page  # the exact words, as reported
     assert "Sara Säker" in page  # who did the assessment
     assert "Stöd vid polisanmälan" in page or "polisanmälan" in page  # measure label

@@ -159,3 +159,27 @@ def test_case_views_are_audited(browser: Make, full_time_case: int, session: obj
         select(AuditEvent.action).where(AuditEvent.instance_id == full_time_case)
     ).all()
     assert "case.started" in actions and "case.viewed" in actions
+
+
+def test_security_only_answers_stay_off_the_party_offices_case_page(
+    browser: Make, full_time_case: int
+) -> None:
+    security = browser("sakerhet")
+    assessment = {**answers.ASSESSMENT, "assessment_notes": "Känd person i hotbilden."}
+    complete(security, "Bedöm händelsen", assessment, full_time_case)
+    assert "Känd person i hotbilden." in security.text(f"/cases/{full_time_case}")
+    party_page = browser("kansli.fp").text(f"/cases/{full_time_case}")
+    assert "Bedöm händelsen" in party_page, "the step itself is shown"
+    assert "Känd person i hotbilden." not in party_page
+    assert "Känd person i hotbilden." not in browser("anna").text(f"/cases/{full_time_case}")
+
+
+def test_start_page_lists_only_what_each_user_may_start(browser: Make) -> None:
+    committee = browser("namnd").text("/start")
+    assert "committee_risk_analysis" in committee and "/start/incident" not in committee
+    anna = browser("anna").text("/start")
+    assert "/start/incident" in anna and "/start/protective_measure" not in anna
+    assert "/start/committee_risk_analysis" not in anna
+    security = browser("sakerhet").text("/start")
+    assert "/start/protective_measure" in security and "/start/introduction" in security
+    assert browser("designer").get("/start").status_code == 403

@@ -8,6 +8,7 @@ disagree. Roles, scopes and the rules:
 - official: cases about themselves, and tasks assigned to them.
 - party_office: cases about people of their own party, and their party's tasks.
 - committee: cases where their organisation was given a task, and those tasks.
+- party_office also sees a case outside its party where it was given a task.
 - tib: cases where the TiB was given a task, and TiB tasks.
 - designer, admin: no case data.
 """
@@ -45,17 +46,24 @@ def _task_scope(user: User, role: Role) -> ColumnElement[bool]:
 
 
 def workable_tasks_filter(user: User) -> ColumnElement[bool]:
-    return or_(false(), *(_task_scope(user, role) for role in user.roles))
+    if not user.is_active:
+        return false()
+    # A task assigned to a person is theirs whatever their roles (an official's
+    # own task, or one handed to whoever acts on the official's behalf).
+    assigned = HumanTask.assignee_id == user.id
+    return or_(assigned, *(_task_scope(user, role) for role in user.roles))
 
 
 def can_work_task(user: User, task: HumanTask) -> bool:
     if not user.is_active:
         return False
+    if task.assignee_id is not None:
+        return task.assignee_id == user.id
     role = Role(task.role)
     if role not in user.roles:
         return False
     if role is Role.OFFICIAL:
-        return task.assignee_id == user.id
+        return False  # an official's task with no assignee waits for someone to be given it
     if role is Role.PARTY_OFFICE:
         return user.party_id is not None and task.party_id == user.party_id
     if role is Role.COMMITTEE:
@@ -73,7 +81,9 @@ def visible_cases_filter(user: User) -> ColumnElement[bool]:
         rules.append(ProcessInstance.subject_person_id == user.person_id)
     if Role.PARTY_OFFICE in user.roles and user.party_id:
         rules.append(ProcessInstance.party_id == user.party_id)
-    for role in (Role.COMMITTEE, Role.TIB):
+    # Any role sees a case in which it has been given a task (e.g. a party
+    # office told of a threat in a committee's activity).
+    for role in (Role.PARTY_OFFICE, Role.COMMITTEE, Role.TIB):
         if role in user.roles:
             rules.append(
                 exists(

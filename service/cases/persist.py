@@ -108,9 +108,13 @@ def _scope_from_data(session: Session, instance: ProcessInstance, data: dict[str
 
 
 def _assignee_for(session: Session, instance: ProcessInstance) -> int | None:
-    if instance.subject_person_id is None:
-        return None
-    return session.scalar(select(User.id).where(User.person_id == instance.subject_person_id))
+    """An official's task goes to the official; if they have no account, to whoever
+    started the case on their behalf (the guideline lets others act for them)."""
+    if instance.subject_person_id is not None:
+        own = session.scalar(select(User.id).where(User.person_id == instance.subject_person_id))
+        if own is not None:
+            return own
+    return instance.started_by_id if instance.on_behalf else None
 
 
 def sync_human_tasks(

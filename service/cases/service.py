@@ -214,6 +214,7 @@ def start_case(
         party_id, organisation_id = subject.party_id, _organisation_from(data, session)
     else:  # the case belongs to the starter's own organisation or party
         party_id, organisation_id = user.party_id, user.organisation_id
+        data.setdefault("organisation_id", organisation_id)
     instance, _handle = CaseStarter(services, session, user).create(
         definition,
         data,

@@ -19,6 +19,7 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins import UserTaskMixin
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.specs.Join import Join
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
@@ -118,7 +119,12 @@ class WorkflowHandle:
         reached = TaskState.FINISHED_MASK | TaskState.READY | TaskState.WAITING | TaskState.STARTED
         steps: set[tuple[str, str]] = set()
         for task in self.workflow.get_tasks(state=reached):
-            if task.state == TaskState.CANCELLED:
+            # A join's task for a branch that arrived before the last one ends
+            # CANCELLED, yet that branch did reach the join.
+            arrived_at_join = isinstance(task.task_spec, Join) and (
+                task.parent is not None and task.parent.state == TaskState.COMPLETED
+            )
+            if task.state == TaskState.CANCELLED and not arrived_at_join:
                 continue
             target = getattr(task.task_spec, "bpmn_id", None)
             parent = task.parent

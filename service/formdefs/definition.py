@@ -10,6 +10,7 @@ from typing import Any
 DEFAULT_MAX_LENGTH = 10_000
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 FORBIDDEN_NAMES = frozenset({"typename"})
+ROLE_IDS = frozenset({"official", "party_office", "security", "security_lead", "tib", "committee"})
 OPTION_SOURCES = frozenset({"organisations", "parties"})
 STRING_FORMATS = frozenset({"date", "date-time", "time", "email"})
 WIDGETS = {
@@ -59,6 +60,11 @@ class FieldDef:
     max_items: int | None
     format: str | None
     show_if: ShowIf | None
+    # Roles that may read the answer afterwards (None: everyone who sees the case).
+    visible_to: frozenset[str] | None = None
+
+    def readable_by(self, roles: frozenset[str]) -> bool:
+        return self.visible_to is None or bool(self.visible_to & roles)
 
     @property
     def is_choice(self) -> bool:
@@ -142,6 +148,11 @@ def _field(form_id: str, name: str, prop: Any, ui: Any, required: bool) -> Field
             raise _fail(form_id, where, 'show_if needs {"field": f, "equals": v} or "in": [...]')
         values = tuple(cond["in"]) if "in" in cond else (cond["equals"],)
         show_if = ShowIf(field=str(cond["field"]), values=values)
+    visible_to = ui.get("visible_to")
+    if visible_to is not None and (
+        not isinstance(visible_to, list) or not set(visible_to) <= ROLE_IDS or not visible_to
+    ):
+        raise _fail(form_id, where, f"visible_to must list role ids from {sorted(ROLE_IDS)}")
     max_length = _as_int(prop.get("maxLength"), form_id, where)
     if ftype == "string" and max_length is None:
         max_length = DEFAULT_MAX_LENGTH
@@ -163,6 +174,7 @@ def _field(form_id: str, name: str, prop: Any, ui: Any, required: bool) -> Field
         max_items=_as_int(prop.get("maxItems"), form_id, where),
         format=fmt,
         show_if=show_if,
+        visible_to=frozenset(visible_to) if visible_to else None,
     )
 
 

@@ -64,6 +64,26 @@ def form_view(
     )
 
 
+def prefill(form: FormDef, data: dict[str, Any]) -> dict[str, Any]:
+    """Answers the case already holds, as the form's inputs expect them.
+
+    Lets a person check and correct what an earlier step or a linked case
+    passed on, instead of typing it again.
+    """
+    values: dict[str, Any] = {}
+    for f in form.fields:
+        value = data.get(f.name)
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            values[f.name] = "yes" if value else "no"
+        elif isinstance(value, list):
+            values[f.name] = [str(v) for v in value]
+        elif isinstance(value, (str, int, float)):
+            values[f.name] = str(value)
+    return values
+
+
 def display_value(
     form: FormDef | None, name: str, value: Any, options: dict[str, list[tuple[str, str]]]
 ) -> str:

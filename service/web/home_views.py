@@ -6,6 +6,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from service.auth import policy
 from service.cases.queries import own_cases
 from service.definitions.catalog import latest_definitions
 from service.errors import N_, Forbidden
@@ -22,10 +23,16 @@ bp = Blueprint("home", __name__)
 def index() -> str | Response:
     me = user()
     if Role.OFFICIAL in me.roles:
+        other_starts = [
+            d
+            for d in latest_definitions(db())
+            if d.process_id != "incident" and policy.can_start_process(me, d)
+        ]
         return render_template(
             "home_official.html",
             cases=own_cases(db(), me),
             tasks=open_tasks_for(db(), me),
+            other_starts=other_starts,
         )
     if me.has_role(Role.PARTY_OFFICE, Role.SECURITY, Role.SECURITY_LEAD, Role.TIB, Role.COMMITTEE):
         return redirect(url_for("tasks.inbox"))

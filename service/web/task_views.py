@@ -11,7 +11,7 @@ from service.cases.service import FormInvalid, complete_task, load_task_for_work
 from service.errors import N_, Forbidden
 from service.tasks.models import TaskStatus
 from service.tasks.queries import open_tasks_for
-from service.web.form_view import form_view
+from service.web.form_view import form_view, prefill
 from service.web.request_context import db, services, user
 from service.web.translate import _, login_required
 
@@ -55,5 +55,6 @@ def task(task_id: int) -> str | Response | tuple[str, int]:
     record(
         session, me, "task.viewed", instance_id=human_task.instance_id, human_task_id=human_task.id
     )
-    view = form_view(session, form) if form else None
+    known = services().runner.load(human_task.instance.state).data() if form else {}
+    view = form_view(session, form, prefill(form, known)) if form else None
     return render_template("task.html", task=human_task, view=view)
