@@ -96,6 +96,21 @@ def serve(host: str, port: int, workers: int) -> None:
     run_gunicorn(host, port, workers)
 
 
+@main.command()
+@click.option("--poll-max", default=1.0, show_default=True, help="Longest sleep between rounds (s).")
+def worker(poll_max: float) -> None:
+    """Fire due timers, run background jobs and the yearly offers, until stopped."""
+    import signal
+
+    from service.worker import Worker
+
+    runner = Worker(_services(), poll_max=poll_max)
+    signal.signal(signal.SIGTERM, lambda *_: runner.stop_event.set())
+    signal.signal(signal.SIGINT, lambda *_: runner.stop_event.set())
+    click.echo(f"Arbetaren {runner.worker_id} startar.")
+    runner.run()
+
+
 @main.command("fire-timers")
 def fire_timers() -> None:
     """Fire every timer that is due now (one pass)."""

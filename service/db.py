@@ -13,9 +13,12 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from service import clock
+
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, from the service clock (tests move it; see service/clock.py)."""
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -1,28 +1,40 @@
 """Every model, imported in one place so that metadata and migrations see them all."""
 
+from service.api.models import AlarmReceipt, ApiClient, RegisteredAlarm
 from service.audit.models import AuditEvent
 from service.auth.models import LoginAttempt
 from service.cases.models import CaseLink, CaseStatus, ProcessInstance
+from service.cases.schedule_models import ScheduledStart
 from service.db import Base
 from service.definitions.models import ProcessDefinition
+from service.jobs.models import Job, JobStatus, WorkerHeartbeat
+from service.notify.models import Notification
 from service.people.models import Category, Organisation, Party, Person, Role, User, UserRole
 from service.tasks.models import HumanTask, TaskStatus
 
 __all__ = [
+    "AlarmReceipt",
+    "ApiClient",
     "AuditEvent",
     "Base",
     "CaseLink",
     "CaseStatus",
     "Category",
     "HumanTask",
+    "Job",
+    "JobStatus",
     "LoginAttempt",
+    "Notification",
     "Organisation",
     "Party",
     "Person",
     "ProcessDefinition",
     "ProcessInstance",
+    "RegisteredAlarm",
     "Role",
+    "ScheduledStart",
     "TaskStatus",
     "User",
     "UserRole",
+    "WorkerHeartbeat",
 ]

@@ -9,12 +9,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from service.api.models import RegisteredAlarm
 from service.audit.service import record
 from service.cases.models import CaseStatus, ProcessInstance
 from service.context import Services
 from service.db import utcnow
 from service.engine import EngineError, WorkflowHandle
 from service.errors import N_, Conflict
+from service.jobs.queue import wake_workers
+from service.notify.service import notify_new_task, notify_request
 from service.people.models import Organisation, Party, Role, User
 from service.tasks.due import due_from
 from service.tasks.models import HumanTask, TaskStatus
@@ -64,7 +67,10 @@ def settle(
 ) -> None:
     """Save what the engine did and everything that follows from it, in this transaction."""
     _scope_from_data(session, instance, handle.data())
+    had_wakeup = instance.next_wakeup
     save_state(services, instance, handle)
+    if instance.next_wakeup is not None and instance.next_wakeup != had_wakeup:
+        wake_workers(session)
     try:
         # The instance row's version check tells simultaneous writers apart
         # (SQLite has no row lock); flush it before anything else.
@@ -72,7 +78,14 @@ def settle(
     except StaleDataError as exc:
         raise Conflict(CONCURRENT_CHANGE) from exc
     sync_human_tasks(session, instance, handle, completed_uuid)
-    for request in handle.start_requests:
+    for request in handle.outbox:
+        operation = request.get("operation")
+        if operation == "notify/send":
+            notify_request(session, instance, str(request["to"]), str(request["topic"]))
+            continue
+        if operation == "alarm/register":
+            _register_alarm(session, instance, str(request["alarm_id"]), str(request["kind"]))
+            continue
         try:
             # start_linked checks everything before it writes, so a refusal
             # leaves nothing half-made.
@@ -89,11 +102,27 @@ def settle(
                 instance_id=instance.id,
                 process_id=str(request.get("process_id")),
             )
-    handle.start_requests.clear()
+    handle.outbox.clear()
     if instance.status == CaseStatus.ERROR.value:
         element = handle.error.element_id if handle.error else None
         record(session, None, "case.error", instance_id=instance.id, element=element)
     del actor  # who acted is audited by the caller
+
+
+def _register_alarm(session: Session, instance: ProcessInstance, alarm_id: str, kind: str) -> None:
+    """The case's subject now holds this alarm: alarm events for it will find them."""
+    if instance.subject_person_id is None:
+        raise EngineError("alarm/register needs a case about a person")
+    alarm = session.scalar(select(RegisteredAlarm).where(RegisteredAlarm.alarm_id == alarm_id))
+    if alarm is None:
+        alarm = RegisteredAlarm(alarm_id=alarm_id, person_id=instance.subject_person_id, kind=kind)
+        session.add(alarm)
+    alarm.person_id, alarm.kind, alarm.measure_case_id = (
+        instance.subject_person_id,
+        kind,
+        instance.id,
+    )
+    record(session, None, "alarm.registered", instance_id=instance.id, kind=kind)
 
 
 def _valid_id(session: Session, model: type[Any], value: Any) -> int | None:
@@ -145,22 +174,21 @@ def sync_human_tasks(
     party = _valid_id(session, Party, data.get(PARTY_VARIABLE)) or instance.party_id
     for task in new:
         role = task.lane or Role.SECURITY.value
-        session.add(
-            HumanTask(
-                instance_id=instance.id,
-                task_uuid=task.uuid,
-                bpmn_id=task.bpmn_id,
-                name=task.name,
-                role=role,
-                party_id=party if role == Role.PARTY_OFFICE.value else instance.party_id,
-                organisation_id=instance.organisation_id if role == Role.COMMITTEE.value else None,
-                assignee_id=_assignee_for(session, instance)
-                if role == Role.OFFICIAL.value
-                else None,
-                form_id=task.form,
-                instructions=task.instructions,
-                status=TaskStatus.OPEN.value,
-                created_at=now,
-                due_at=due_from(now, task.due_in),
-            )
+        row = HumanTask(
+            instance_id=instance.id,
+            task_uuid=task.uuid,
+            bpmn_id=task.bpmn_id,
+            name=task.name,
+            role=role,
+            party_id=party if role == Role.PARTY_OFFICE.value else instance.party_id,
+            organisation_id=instance.organisation_id if role == Role.COMMITTEE.value else None,
+            assignee_id=_assignee_for(session, instance) if role == Role.OFFICIAL.value else None,
+            form_id=task.form,
+            instructions=task.instructions,
+            status=TaskStatus.OPEN.value,
+            created_at=now,
+            due_at=due_from(now, task.due_in),
         )
+        session.add(row)
+        session.flush()
+        notify_new_task(session, row)

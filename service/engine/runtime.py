@@ -23,9 +23,10 @@ from SpiffWorkflow.specs.Join import Join
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
+from service.engine import timeclock
 from service.engine.errors import EngineError, ScriptError
+from service.engine.operations import make_script_engine, outbox
 from service.engine.parsing import ParsedProcess
-from service.engine.scripting import make_script_engine, start_requests
 
 # Task-state log records carry the full task data (personal data) whenever
 # the spiff.task logger's own level is below INFO: set it explicitly.
@@ -58,8 +59,8 @@ class WorkflowHandle:
     def __init__(self, workflow: BpmnWorkflow) -> None:
         self.workflow = workflow
         self.error: ScriptError | None = None
-        # Linked cases the model asked to start (case/start), for the service to create.
-        self.start_requests: list[dict[str, Any]] = []
+        # What the model asked the service to do (engine/operations.py), in order.
+        self.outbox: list[dict[str, Any]] = []
 
     @property
     def is_completed(self) -> bool:
@@ -140,6 +141,7 @@ class WorkflowHandle:
 
 class Runner:
     def __init__(self, step_budget: int = 1000) -> None:
+        timeclock.install()
         self.serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
         self.script_engine = make_script_engine()
         self.step_budget = step_budget
@@ -237,7 +239,7 @@ class Runner:
         self._guard(handle, lambda: handle.workflow.do_engine_steps(will_complete_task=count))
 
     def _guard(self, handle: WorkflowHandle, action: Any) -> None:
-        token = start_requests.set(handle.start_requests)
+        token = outbox.set(handle.outbox)
         try:
             action()
         except StepBudgetExceeded as exc:
@@ -253,4 +255,4 @@ class Runner:
             handle.error.handle = handle
             raise handle.error from exc
         finally:
-            start_requests.reset(token)
+            outbox.reset(token)

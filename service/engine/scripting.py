@@ -12,10 +12,8 @@ a workflow: :class:`service.engine.runtime.Runner` attaches it after every load.
 from __future__ import annotations
 
 import ast
-import json
 import operator
 from collections.abc import Callable, Iterable
-from contextvars import ContextVar
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from types import CodeType
@@ -29,10 +27,9 @@ from RestrictedPython.Guards import (
     guarded_unpack_sequence,
     safer_getattr,
 )
-from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from service import clock
 from service.engine.errors import ScriptError
 
 ALLOWED_BUILTINS: dict[str, Any] = {
@@ -109,7 +106,33 @@ def stockholm_time(date_text: str, time_text: str = "09:00", days: int = 0) -> s
     return local.isoformat()
 
 
-HELPER_FUNCTIONS: dict[str, Any] = {"stockholm_time": stockholm_time}
+def office_deadline(hours: float) -> str:
+    """ISO time ``hours`` of the security department's office hours from now."""
+    from service.workcalendar import WorkCalendar
+
+    return WorkCalendar.from_env().add_working_hours(clock.now(), float(hours)).isoformat()
+
+
+def working_days_deadline(days: int) -> str:
+    """ISO time ``days`` working days from now (same time of day, within office hours)."""
+    from service.workcalendar import WorkCalendar
+
+    return WorkCalendar.from_env().add_working_days(clock.now(), int(days)).isoformat()
+
+
+def next_office_start() -> str:
+    """ISO time of now if within office hours, else of the next working morning."""
+    from service.workcalendar import WorkCalendar
+
+    return WorkCalendar.from_env().next_office_start(clock.now()).isoformat()
+
+
+HELPER_FUNCTIONS: dict[str, Any] = {
+    "stockholm_time": stockholm_time,
+    "office_deadline": office_deadline,
+    "working_days_deadline": working_days_deadline,
+    "next_office_start": next_office_start,
+}
 
 
 def _restricted_globals() -> dict[str, Any]:
@@ -255,58 +278,3 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[
 def _data_only(context: dict[str, Any]) -> dict[str, Any]:
     # Keys starting with "_" never reach scripts: they could shadow guards.
     return {k: v for k, v in context.items() if not k.startswith("_")}
-
-
-START_CASE_OPERATION = "case/start"
-# Requests to start linked cases made by the workflow currently running in
-# this context (set by Runner around engine steps).
-start_requests: ContextVar[list[dict[str, Any]] | None] = ContextVar("start_requests", default=None)
-
-
-class RestrictedScriptEngine(PythonScriptEngine):  # type: ignore[misc]
-    """The engine with the restricted environment and the one service operation we offer.
-
-    ``case/start`` does not start anything inside the engine: it records a
-    request that the service fulfils in the same transaction, after the steps.
-    (Overriding here also avoids the base class's broken error path, which
-    replaces any service error with ``NameError('script')``.)
-    """
-
-    def call_service(self, task: Any, **kwargs: Any) -> str:
-        operation = kwargs.get("operation_name")
-        if operation != START_CASE_OPERATION:
-            raise WorkflowTaskException(
-                f"Unknown service operation {operation!r}; only {START_CASE_OPERATION!r} exists.",
-                task=task,
-            )
-        params = {k: v.get("value") for k, v in (kwargs.get("operation_params") or {}).items()}
-        process_id, data = params.get("process_id"), params.get("data") or {}
-        problem = _start_request_problem(process_id, data)
-        if problem:
-            raise WorkflowTaskException(problem, task=task)
-        collector = start_requests.get()
-        if collector is None:
-            raise WorkflowTaskException("Linked cases cannot be started here.", task=task)
-        collector.append(
-            {"process_id": process_id, "data": data, "element": task.task_spec.bpmn_id}
-        )
-        return json.dumps({"requested": True, "process_id": process_id})
-
-
-def _start_request_problem(process_id: Any, data: Any) -> str | None:
-    if not isinstance(process_id, str) or not process_id:
-        return "case/start needs a process_id text"
-    if not isinstance(data, dict):
-        return "case/start needs data as a dict"
-    for key in data:
-        if not isinstance(key, str) or key.startswith("_") or key == "typename":
-            return f"case/start data may not use the key {key!r}"
-    try:
-        json.dumps(data)
-    except (TypeError, ValueError):
-        return "case/start data must be plain values (text, numbers, yes/no, lists, dicts)"
-    return None
-
-
-def make_script_engine() -> PythonScriptEngine:
-    return RestrictedScriptEngine(environment=RestrictedEnvironment())

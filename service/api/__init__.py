@@ -1,0 +1,1 @@
+"""The API for other systems of the city (first: the alarm centre)."""

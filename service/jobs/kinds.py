@@ -1,0 +1,3 @@
+"""Import every module that registers a job handler, so a worker knows them all."""
+
+from service.notify import email  # noqa: F401 - registers notify.email

@@ -1,0 +1,41 @@
+"""Run due jobs, one per transaction; a failure is recorded and retried, never lost."""
+
+from __future__ import annotations
+
+import logging
+
+from service.context import Services
+from service.db import utcnow
+from service.jobs.models import Job
+from service.jobs.queue import HANDLERS, claim_due_job, record_failure, record_success
+
+log = logging.getLogger(__name__)
+
+
+def run_due_jobs(services: Services, limit: int = 50) -> int:
+    ran = 0
+    while ran < limit:
+        with services.db.sessions() as session:
+            now = utcnow()
+            job = claim_due_job(session, services.db.is_postgres, now)
+            if job is None:
+                return ran
+            job_id, kind = job.id, job.kind
+            try:
+                HANDLERS[kind](services, session, dict(job.payload))
+                record_success(job, now)
+                session.commit()
+            except Exception:  # every failure is the job's, recorded on it
+                session.rollback()
+                failed = session.get(Job, job_id)
+                if failed is None:
+                    return ran
+                if kind not in HANDLERS:
+                    exc = LookupError(f"no handler for job kind {kind!r}")
+                record_failure(failed, exc, utcnow())
+                session.commit()
+                log.warning(
+                    "job failed", extra={"job": job_id, "kind": kind, "attempts": failed.attempts}
+                )
+            ran += 1
+    return ran
