@@ -97,7 +97,9 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 @main.command()
-@click.option("--poll-max", default=1.0, show_default=True, help="Longest sleep between rounds (s).")
+@click.option(
+    "--poll-max", default=1.0, show_default=True, help="Longest sleep between rounds (s)."
+)
 def worker(poll_max: float) -> None:
     """Fire due timers, run background jobs and the yearly offers, until stopped."""
     import signal

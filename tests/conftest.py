@@ -98,3 +98,14 @@ def user_by_name(session: Session) -> Callable[[str], User]:
         return found
 
     return lookup
+
+
+@pytest.fixture
+def clock() -> Iterator[object]:
+    """The service clock, moved by tests instead of sleeping (clock.advance(timedelta(...)))."""
+    from service import clock as service_clock
+
+    offset = service_clock.OffsetClock()
+    previous = service_clock.install(offset)
+    yield offset
+    service_clock.install(previous)

@@ -21,18 +21,22 @@ def run_due_jobs(services: Services, limit: int = 50) -> int:
             if job is None:
                 return ran
             job_id, kind = job.id, job.kind
+            error: Exception | None = None
             try:
-                HANDLERS[kind](services, session, dict(job.payload))
+                run = HANDLERS.get(kind)
+                if run is None:
+                    raise LookupError(f"no handler for job kind {kind!r}")
+                run(services, session, dict(job.payload))
                 record_success(job, now)
                 session.commit()
-            except Exception:  # every failure is the job's, recorded on it
+            except Exception as exc:  # every failure is the job's, recorded on it
+                error = exc
+            if error is not None:
                 session.rollback()
                 failed = session.get(Job, job_id)
                 if failed is None:
                     return ran
-                if kind not in HANDLERS:
-                    exc = LookupError(f"no handler for job kind {kind!r}")
-                record_failure(failed, exc, utcnow())
+                record_failure(failed, error, utcnow())
                 session.commit()
                 log.warning(
                     "job failed", extra={"job": job_id, "kind": kind, "attempts": failed.attempts}
