@@ -23,8 +23,8 @@ run: install
 test: install browser lint typecheck pytest
 
 lint: install
-	$(BIN)/ruff check service tests
-	$(BIN)/ruff format --check service tests
+	$(BIN)/ruff check service tests benchmarks
+	$(BIN)/ruff format --check service tests benchmarks
 
 typecheck: install
 	$(BIN)/mypy

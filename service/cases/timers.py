@@ -44,6 +44,7 @@ def fire_due_timers(services: Services, now: datetime | None = None, limit: int 
             instance = session.scalar(stmt)
             if instance is None:
                 return fired
+            due = instance.next_wakeup
             try:
                 handle = services.runner.load(instance.state)
                 services.runner.fire_timers(handle)
@@ -51,6 +52,12 @@ def fire_due_timers(services: Services, now: datetime | None = None, limit: int 
                 handle = exc.handle
             seen.append(instance.id)
             settle(services, session, None, instance, handle, CaseStarter(services, session, None))
-            record(session, None, "case.timer_fired", instance_id=instance.id)
+            record(
+                session,
+                None,
+                "case.timer_fired",
+                instance_id=instance.id,
+                due=due.isoformat() if due else None,
+            )
             fired += 1
     return fired
