@@ -88,10 +88,24 @@ def init(demo: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
-def serve(host: str, port: int, workers: int) -> None:
-    """Serve the application with gunicorn."""
-    from service.serve import run_gunicorn
+@click.option(
+    "--with-worker/--without-worker",
+    default=True,
+    show_default=True,
+    help="Also run the background worker (timers, e-mail, yearly offers) in this process.",
+)
+def serve(host: str, port: int, workers: int, with_worker: bool) -> None:
+    """Serve the application with gunicorn (and, by default, the worker beside it)."""
+    import threading
 
+    from service.serve import run_gunicorn
+    from service.worker import Worker
+
+    if with_worker:
+        # A thread of gunicorn's master process: forked web workers do not
+        # inherit it, so exactly one runs — what the embedded SQLite needs.
+        background = Worker(_services())
+        threading.Thread(target=background.run, name="trygg-worker", daemon=True).start()
     click.echo(f"Trygg i uppdraget körs på http://{host}:{port}/")
     run_gunicorn(host, port, workers)
 
