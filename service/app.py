@@ -15,12 +15,13 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from service.api.alarm_views import register_api
 from service.config import Settings
 from service.context import Services
 from service.errors import DomainError
 from service.i18n import LANGUAGES, TRANSLATIONS_DIR, compile_catalogs
 from service.people.models import User
-from service.web import auth_views, case_views, home_views, task_views
+from service.web import admin_views, auth_views, case_views, home_views, notify_views, task_views
 from service.web.labels import template_globals
 from service.web.request_context import db
 from service.web.translate import _
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.extensions["trygg"] = services
 
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
     Babel(app, locale_selector=_select_locale)
 
     login_manager = LoginManager(app)
@@ -71,8 +72,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     login_manager.user_loader(load_user)
 
-    for blueprint in (auth_views.bp, home_views.bp, case_views.bp, task_views.bp):
+    for blueprint in (
+        auth_views.bp,
+        home_views.bp,
+        case_views.bp,
+        task_views.bp,
+        notify_views.bp,
+        admin_views.bp,
+    ):
         app.register_blueprint(blueprint)
+    register_api(app, csrf)
 
     app.context_processor(template_globals)
     _register_error_handlers(app)

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from service.api.cli import api_client
 from service.config import Settings
 from service.context import Services
 from service.definitions.catalog import sync_from_files
@@ -136,6 +137,8 @@ def fire_timers() -> None:
     fired = fire_due_timers(services)
     click.echo(f"{fired} ärenden väcktes.")
 
+
+main.add_command(api_client)
 
 if __name__ == "__main__":
     main()

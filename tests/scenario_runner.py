@@ -17,11 +17,18 @@ from werkzeug.datastructures import MultiDict
 
 from service.auth import policy
 from service.cases.models import CaseLink, ProcessInstance
-from service.cases.service import complete_task, start_case
+from service.cases.service import (
+    CaseStarter,
+    _subject_data,
+    complete_task,
+    start_case,
+    validate_form,
+)
 from service.cases.timers import fire_due_timers
 from service.config import PROJECT_ROOT
 from service.context import Services
 from service.db import utcnow
+from service.definitions.catalog import latest_definition
 from service.people.models import Person, User
 from service.tasks.models import HumanTask
 
@@ -148,6 +155,8 @@ class ScenarioRunner:
 
     def start(self, path: Path_) -> int:
         spec = path.spec
+        if "initial" in spec:
+            return self.start_as_system(path)
         result = start_case(
             self.services,
             self.session,
@@ -158,6 +167,32 @@ class ScenarioRunner:
         )
         self.session.commit()
         return result.instance.id
+
+    def start_as_system(self, path: Path_) -> int:
+        """Start the way another system does (the alarm-centre API): CaseStarter directly,
+        with the start-form answers plus the path's ``initial`` data, no starter needed."""
+        spec = path.spec
+        definition = latest_definition(self.session, path.process_id)
+        assert definition is not None, path.process_id
+        subject = self.person(spec.get("subject"))
+        parsed = self.services.definitions.parsed(definition)
+        data: dict[str, Any] = {}
+        if parsed.start_form:
+            form = self.services.definitions.form(definition, parsed.start_form)
+            data = validate_form(self.session, form, form_input(spec.get("start")))
+        data.update(_subject_data(subject))
+        data.update({"reported_on_behalf": False, **spec["initial"]})
+        starter = self.user(spec["starter"]) if spec.get("starter") else None
+        instance, _handle = CaseStarter(self.services, self.session, starter).create(
+            definition,
+            data,
+            subject=subject,
+            party_id=subject.party_id if subject is not None else None,
+            organisation_id=None,
+            on_behalf=False,
+        )
+        self.session.commit()
+        return instance.id
 
     def run(
         self, path: Path_, complete: Callable[[HumanTask, User, dict[str, Any]], None] | None = None

@@ -31,6 +31,20 @@ def test_compose_has_postgres_and_gunicorn_app_with_health_checks() -> None:
     dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
     assert "gunicorn" in dockerfile and "service.wsgi:app" in dockerfile
     assert "USER trygg" in dockerfile
+    worker = services["worker"]
+    assert worker["command"] == ["trygg", "worker"]
+    assert worker.get("build") == services["app"].get("build"), "the worker runs the app's image"
+    assert worker["environment"] == services["app"]["environment"]
+    assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert services["mailpit"]["image"].startswith("axllent/mailpit")
+    assert "127.0.0.1:8025:8025" in services["mailpit"]["ports"]
+    published = " ".join(str(port) for port in services["mailpit"]["ports"])
+    assert "1025" not in published, "SMTP stays inside the compose network"
+    for name in ("app", "worker"):
+        env = services[name]["environment"]
+        for key in ("SMTP_HOST", "SMTP_PORT", "SMTP_FROM", "TRYGG_BASE_URL"):
+            assert key in env, (name, key)
+        assert "mailpit" in env["SMTP_HOST"] and "1025" in str(env["SMTP_PORT"])
 
 
 def test_no_secret_is_committed_in_compose() -> None:

@@ -187,7 +187,7 @@ def sync_human_tasks(
             instructions=task.instructions,
             status=TaskStatus.OPEN.value,
             created_at=now,
-            due_at=due_from(now, task.due_in),
+            due_at=task.deadline or due_from(now, task.due_in),
         )
         session.add(row)
         session.flush()

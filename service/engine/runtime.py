@@ -49,6 +49,29 @@ class ReadyTask:
     form: str | None
     instructions: str | None
     due_in: str | None
+    # When a deadline timer on the task (a boundary timer) will fire: the real due time.
+    deadline: datetime | None = None
+
+
+def _boundary_deadline(task: Any) -> datetime | None:
+    """The earliest waiting boundary timer attached to ``task``, if any.
+
+    The engine wraps an activity with boundary events in a split whose other
+    children are the events; a waiting timer there holds its due time.
+    """
+    parent = task.parent
+    if parent is None or type(parent.task_spec).__name__ != "BoundaryEventSplit":
+        return None
+    due = []
+    for sibling in parent.children:
+        definition = getattr(sibling.task_spec, "event_definition", None)
+        value = sibling.internal_data.get("event_value")
+        if sibling.state == TaskState.WAITING and isinstance(definition, TimerEventDefinition):
+            if isinstance(value, dict):
+                value = value.get("next")
+            if isinstance(value, str):
+                due.append(TimerEventDefinition.get_datetime(value))
+    return min(due) if due else None
 
 
 class StepBudgetExceeded(EngineError):
@@ -90,6 +113,7 @@ class WorkflowHandle:
                     if hasattr(spec, "extensions")
                     else None,
                     due_in=props.get("dueIn"),
+                    deadline=_boundary_deadline(task),
                 )
             )
         return tasks
