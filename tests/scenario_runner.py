@@ -88,7 +88,7 @@ class Coverage:
     def add_case(self, services: Services, instance: ProcessInstance) -> None:
         if not instance.state:
             return
-        steps = services.runner.load(instance.state).reached_steps()
+        steps = services.load_case(instance).reached_steps()
         flows = sequence_flows(instance.process_id)
         self.taken[instance.process_id] |= {flows[s] for s in steps if s in flows}
 
@@ -146,7 +146,7 @@ class ScenarioRunner:
         for instance in self.family(case_id):
             if instance.status != "running" or instance.next_wakeup is None:
                 continue
-            handle = self.services.runner.load(instance.state)
+            handle = self.services.load_case(instance)
             if self.services.runner.make_timers_due(handle, utcnow() - timedelta(seconds=1)):
                 instance.state = self.services.runner.dump(handle)
                 instance.next_wakeup = utcnow() - timedelta(seconds=1)

@@ -79,7 +79,7 @@ def open_tasks(session: Session, case_id: int) -> list[HumanTask]:
 def case_data(services: Services, session: Session, case_id: int) -> dict[str, Any]:
     instance = session.get(ProcessInstance, case_id)
     assert instance is not None
-    return services.runner.load(instance.state).data()
+    return services.load_case(instance).data()
 
 
 def test_a_known_alarm_starts_a_case_about_its_holder_for_the_tib(

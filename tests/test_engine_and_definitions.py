@@ -72,13 +72,13 @@ def test_message_reaches_the_waiting_case_with_its_payload(
 ) -> None:
     deploy_probe(session)
     instance = _start_probe(services, session, "message")
-    handle = services.runner.load(instance.state)
+    handle = services.load_case(instance)
     assert handle.waiting_messages() == ["alarm_ack"]
     services.runner.send_message(handle, "alarm_ack", {"by": "tib"})
     assert handle.is_completed
     assert handle.data()["acked_by"] == "tib"
     with pytest.raises(Exception, match="not waiting"):
-        services.runner.send_message(services.runner.load(instance.state), "unknown", {})
+        services.runner.send_message(services.load_case(instance), "unknown", {})
 
 
 def test_saved_state_resumes_with_the_restricted_engine(
@@ -86,7 +86,7 @@ def test_saved_state_resumes_with_the_restricted_engine(
 ) -> None:
     deploy_probe(session)
     instance = _start_probe(services, session, "message")
-    handle = services.runner.load(instance.state)
+    handle = services.load_case(instance)
     assert handle.workflow.script_engine is services.runner.script_engine
 
 
@@ -199,5 +199,5 @@ def test_runner_start_to_first_task_without_database() -> None:
     runner = Runner()
     handle = runner.start(parse_process(probe_xml(), "engine_probe"), {})
     assert [t.bpmn_id for t in handle.ready_user_tasks()] == ["fill_in"]
-    again = runner.load(runner.dump(handle))
+    again = runner.load(runner.dump(handle), handle.spec_json)
     assert [t.uuid for t in again.ready_user_tasks()] == [t.uuid for t in handle.ready_user_tasks()]

@@ -79,7 +79,7 @@ def test_hostile_condition_stops_the_case_and_runs_nothing(
     )
     assert done is not None and done.submitted_data == {"choice": "timer"}
     # The saved state still loads, with the engine's restricted environment re-attached.
-    handle = services.runner.load(instance.state)
+    handle = services.load_case(instance)
     assert handle.error_tasks() == ["decide"]
 
 
@@ -113,7 +113,7 @@ def test_benign_code_runs_with_the_allowed_builtins(services: Services, session:
     instance = _run_to_gateway(services, session)
     session.refresh(instance)
     assert instance.status == "running"
-    data = services.runner.load(instance.state).data()
+    data = services.load_case(instance).data()
     # the probe's own next line adds one more
     assert data["total"] == 8 and data["names"] == ["a", "b"] and data["d"] == {"k": 2}
 

@@ -62,6 +62,6 @@ class ProcessInstance(Base):
 
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
     subject: Mapped[Person | None] = relationship(lazy="joined")
-    started_by: Mapped[User | None] = relationship(lazy="joined")
+    started_by: Mapped[User | None] = relationship(lazy="select")
 
     __mapper_args__ = {"version_id_col": lock_version}  # noqa: RUF012

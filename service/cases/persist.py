@@ -16,8 +16,8 @@ from service.context import Services
 from service.db import utcnow
 from service.engine import EngineError, WorkflowHandle
 from service.errors import N_, Conflict
-from service.jobs.queue import wake_workers
-from service.notify.service import notify_new_task, notify_request
+from service.jobs.queue import enqueue, wake_workers
+from service.notify.service import notify_request
 from service.people.models import Organisation, Party, Role, User
 from service.tasks.due import due_from
 from service.tasks.models import HumanTask, TaskStatus
@@ -38,6 +38,8 @@ ORGANISATION_VARIABLE = "organisation_id"
 
 def save_state(services: Services, instance: ProcessInstance, handle: WorkflowHandle) -> None:
     instance.state = services.runner.dump(handle)
+    if handle.spec_json and services.definitions.spec_json(instance.definition) is None:
+        services.definitions.remember_spec(instance.definition, handle.spec_json)
     instance.updated_at = utcnow()
     instance.next_wakeup = handle.next_wakeup()
     if handle.error is not None:
@@ -172,6 +174,7 @@ def sync_human_tasks(
         return
     data = handle.data()
     party = _valid_id(session, Party, data.get(PARTY_VARIABLE)) or instance.party_id
+    rows = []
     for task in new:
         role = task.lane or Role.SECURITY.value
         row = HumanTask(
@@ -190,5 +193,8 @@ def sync_human_tasks(
             due_at=task.deadline or due_from(now, task.due_in),
         )
         session.add(row)
-        session.flush()
-        notify_new_task(session, row)
+        rows.append(row)
+    session.flush()
+    # Who should hear of the new tasks is worked out by the worker: the
+    # request only queues one job, whatever the number of people.
+    enqueue(session, "notify.new_tasks", {"task_ids": [row.id for row in rows]})

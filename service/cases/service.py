@@ -56,7 +56,9 @@ def dynamic_choices(session: Session) -> dict[str, tuple[Any, ...]]:
 
 
 def validate_form(session: Session, form: FormDef, submitted: FormInput) -> dict[str, Any]:
-    result = validate_submission(form, submitted, dynamic_choices(session))
+    # Only forms that offer database choices (organisations, parties) ask for them.
+    choices = dynamic_choices(session) if any(f.options_source for f in form.fields) else {}
+    result = validate_submission(form, submitted, choices)
     if not result.ok:
         raise FormInvalid(result.errors, result.values)
     return result.data
@@ -299,8 +301,8 @@ def complete_task(
     if task.status != TaskStatus.OPEN.value:
         raise Conflict(ALREADY_DONE)
     instance = lock_instance(session, task.instance_id)
-    # Re-read the task under the lock: a concurrent request may have finished it.
-    session.refresh(task)
+    # Re-read the task's status under the lock: a concurrent request may have finished it.
+    session.refresh(task, ["status"])
     if task.status != TaskStatus.OPEN.value:
         raise Conflict(ALREADY_DONE)
     data: dict[str, Any] = {}
@@ -308,7 +310,7 @@ def complete_task(
         form = services.definitions.form(instance.definition, task.form_id)
         data = validate_form(session, form, submitted)
     try:
-        handle = services.runner.load(instance.state)
+        handle = services.load_case(instance)
         services.runner.complete_task(handle, task.task_uuid, data)
     except ScriptError as exc:
         handle = _handle_from_error(exc)

@@ -46,7 +46,7 @@ def fire_due_timers(services: Services, now: datetime | None = None, limit: int 
                 return fired
             due = instance.next_wakeup
             try:
-                handle = services.runner.load(instance.state)
+                handle = services.load_case(instance)
                 services.runner.fire_timers(handle)
             except ScriptError as exc:
                 handle = exc.handle

@@ -17,6 +17,7 @@ from threading import Lock
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from service.definitions.models import ProcessDefinition
@@ -250,6 +251,7 @@ class DefinitionCache:
 
     def __init__(self) -> None:
         self._parsed: dict[int, ParsedProcess] = {}
+        self._specs: dict[int, str] = {}
         self._forms: dict[tuple[int, str], FormDef] = {}
         self._lock = Lock()
 
@@ -266,6 +268,21 @@ class DefinitionCache:
                     )
                     self._parsed[definition.id] = hit
         return hit
+
+    def spec_json(self, definition: ProcessDefinition) -> str | None:
+        """The version's serialized engine spec, once it has been stored."""
+        hit = self._specs.get(definition.id)
+        if hit is not None:
+            return hit
+        value = definition.spec_json
+        # Cache only what the database holds: a value set in a transaction
+        # that then rolls back must not outlive it.
+        if value is not None and not sa_inspect(definition).attrs.spec_json.history.has_changes():
+            self._specs[definition.id] = value
+        return value
+
+    def remember_spec(self, definition: ProcessDefinition, spec_json: str) -> None:
+        definition.spec_json = spec_json
 
     def form(self, definition: ProcessDefinition, form_id: str) -> FormDef:
         key = (definition.id, form_id)

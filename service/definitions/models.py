@@ -22,15 +22,19 @@ class ProcessDefinition(Base):
     process_id: Mapped[str] = mapped_column(String(100), index=True)
     version: Mapped[int]
     name: Mapped[str] = mapped_column(String(200))
-    bpmn_xml: Mapped[str] = mapped_column(Text)
+    # The large columns load only when asked for (DefinitionCache keeps what it parsed).
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)
     # Snapshot of every form the version uses, so a case always renders and
     # validates with the forms it was designed with.
-    forms: Mapped[dict[str, Any]]
+    forms: Mapped[dict[str, Any]] = mapped_column(deferred=True)
     # The DMN decision tables the process calls, frozen with it (file name → XML).
-    decisions: Mapped[dict[str, Any]]
+    decisions: Mapped[dict[str, Any]] = mapped_column(deferred=True)
     # Beside the BPMN (processes/<id>.json): title, description, who may start it.
     meta: Mapped[dict[str, Any]]
     sha256: Mapped[str] = mapped_column(String(64))
+    # The engine's serialized spec of this version, written by the first case
+    # that saves; cases store only their task tree and borrow this on load.
+    spec_json: Mapped[str | None] = mapped_column(Text, deferred=True)
     author: Mapped[str] = mapped_column(String(100))
     note: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

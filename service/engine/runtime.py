@@ -9,6 +9,7 @@ ERROR) and reload from the last saved state.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,7 @@ from service.engine.parsing import ParsedProcess
 logging.getLogger("spiff").setLevel(logging.WARNING)
 logging.getLogger("spiff.task").setLevel(logging.WARNING)
 
+SPEC_KEY, SUBPROCESS_SPECS_KEY = "spec", "subprocess_specs"
 TIMER_EVENT_TYPES = frozenset(
     {"DurationTimerEventDefinition", "TimeDateEventDefinition", "CycleTimerEventDefinition"}
 )
@@ -84,6 +86,8 @@ class WorkflowHandle:
         self.error: ScriptError | None = None
         # What the model asked the service to do (engine/operations.py), in order.
         self.outbox: list[dict[str, Any]] = []
+        # Set by Runner.dump: the serialized spec, stored once per definition version.
+        self.spec_json: str | None = None
 
     @property
     def is_completed(self) -> bool:
@@ -187,9 +191,20 @@ class Runner:
         self._run(handle)
         return handle
 
-    def load(self, state: str) -> WorkflowHandle:
+    def load(self, state: str, spec_json: str | None = None) -> WorkflowHandle:
+        """Rebuild a workflow; ``spec_json`` supplies the spec when the state was saved without it."""
         try:
-            workflow = self.serializer.deserialize_json(state)
+            dct = json.loads(state)
+            if SPEC_KEY not in dct:
+                if spec_json is None:
+                    raise EngineError(
+                        "The case was saved without its process spec; give the version's."
+                    )
+                dct.update(json.loads(spec_json))
+            self.serializer.migrate(dct)
+            workflow = self.serializer.from_dict(dct)
+        except EngineError:
+            raise
         except Exception as exc:
             raise EngineError(f"The saved case state could not be loaded: {exc}") from exc
         # The script engine is not serialized: without this line the
@@ -198,7 +213,25 @@ class Runner:
         return WorkflowHandle(workflow)
 
     def dump(self, handle: WorkflowHandle) -> str:
-        return str(self.serializer.serialize_json(handle.workflow))
+        """The workflow's state without its spec (kept once per definition version).
+
+        The spec is most of a saved workflow (62 KB of the incident's 65 KB);
+        it never changes for a version, so it is split off into
+        ``handle.spec_json`` for the caller to keep with the version.
+        """
+        serializer = self.serializer
+        serializer.registry._encoder_mode = True
+        try:
+            dct = serializer.to_dict(handle.workflow)
+            dct[serializer.VERSION_KEY] = serializer.VERSION
+            spec = {
+                SPEC_KEY: dct.pop(SPEC_KEY),
+                SUBPROCESS_SPECS_KEY: dct.pop(SUBPROCESS_SPECS_KEY),
+            }
+            handle.spec_json = json.dumps(spec, cls=serializer._encoder_cls)
+            return json.dumps(dct, cls=serializer._encoder_cls)
+        finally:
+            serializer.registry._encoder_mode = False
 
     # -- acts --------------------------------------------------------------
     def complete_task(self, handle: WorkflowHandle, task_uuid: str, data: dict[str, Any]) -> None:

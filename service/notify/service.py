@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.cases.models import ProcessInstance
-from service.jobs.queue import enqueue
+from service.jobs.queue import enqueue, handler
 from service.notify.messages import is_topic
 from service.notify.models import Notification
 from service.people.models import Role, User, UserRole
@@ -85,3 +87,12 @@ def notify_request(
 REMINDER_TOPICS = frozenset(
     {"conversation_tomorrow", "event_coming_up", "police_report_not_filed", "measure_ends"}
 )
+
+
+@handler("notify.new_tasks")
+def notify_new_tasks(_services: Any, session: Session, payload: dict[str, Any]) -> None:
+    """Notify everyone who may work each new task (a job, so requests stay short)."""
+    for task_id in payload.get("task_ids", []):
+        task = session.get(HumanTask, int(task_id))
+        if task is not None and task.status == "open":
+            notify_new_task(session, task)

@@ -83,7 +83,8 @@ class User(Base):
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    role_rows: Mapped[list[UserRole]] = relationship(lazy="selectin", cascade="all, delete-orphan")
+    # Loaded when asked for: only the signed-in user's roles are ever needed.
+    role_rows: Mapped[list[UserRole]] = relationship(lazy="select", cascade="all, delete-orphan")
     party: Mapped[Party | None] = relationship(lazy="joined")
     organisation: Mapped[Organisation | None] = relationship(lazy="joined")
     person: Mapped[Person | None] = relationship(lazy="joined")

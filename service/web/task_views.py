@@ -55,6 +55,6 @@ def task(task_id: int) -> str | Response | tuple[str, int]:
     record(
         session, me, "task.viewed", instance_id=human_task.instance_id, human_task_id=human_task.id
     )
-    known = services().runner.load(human_task.instance.state).data() if form else {}
+    known = services().load_case(human_task.instance).data() if form else {}
     view = form_view(session, form, prefill(form, known)) if form else None
     return render_template("task.html", task=human_task, view=view)
