@@ -133,8 +133,14 @@ def stored_bytes(services: Services, case_id: int) -> tuple[int, dict[str, int]]
             session.scalars(select(Notification).where(Notification.instance_id == case_id))
         )
         note_ids = {n.id for n in notes}
+        task_ids = set(
+            session.scalars(select(HumanTask.id).where(HumanTask.instance_id == case_id))
+        )
         jobs = [
-            j for j in session.scalars(select(Job)) if j.payload.get("notification_id") in note_ids
+            j
+            for j in session.scalars(select(Job))
+            if j.payload.get("notification_id") in note_ids
+            or task_ids & set(j.payload.get("task_ids", []))
         ]
         parts = {
             "state": len(

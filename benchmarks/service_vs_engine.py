@@ -399,7 +399,7 @@ def inbox_flatness(services: Services, url: str, quick: bool) -> list[tuple[str,
         server = Server(url, workers=1)
         try:
             client = Client(server.port, "sakerhet")
-            stats = timed(lambda: client.request("GET", "/inbox"), 40)
+            stats = timed(lambda c=client: c.request("GET", "/inbox"), 40)
         finally:
             server.stop()
         baseline = baseline or stats.p95
