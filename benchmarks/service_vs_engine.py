@@ -287,10 +287,11 @@ def main() -> None:
 
             return run
 
+        completer(task_ids[0])()  # warm: the version's spec and forms are now cached
         counter.reset()
-        completer(task_ids[0])()
+        completer(task_ids[1])()
         statements, commits = counter.statements, counter.commits
-        in_process = timed_each([completer(t) for t in task_ids[1:]])
+        in_process = timed_each([completer(t) for t in task_ids[2:]])
         rows.append(
             (
                 "service layer in-process: complete the assessment (incl. loading the user)",

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from service.api.alarm_views import register_api
+from service.api.rest import register_api
 from service.config import Settings
 from service.context import Services
 from service.errors import DomainError

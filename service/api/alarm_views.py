@@ -7,51 +7,64 @@ retry must land on the same case. An alarm id nobody is registered for still
 starts a case (without a person), so that the TiB finds out whose it is: an
 alarm is never dropped.
 
-One request is one transaction, committed by the app after the view.
+One request is one transaction, committed at the end of the view.
 """
 
 from __future__ import annotations
 
 import logging
-from http import HTTPStatus
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, Response, jsonify, request
-from flask_wtf.csrf import CSRFProtect
+from flask import Response
+from flask_smorest import Blueprint  # type: ignore[import-untyped]
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import HTTPException
 
+from service.api.access import system_client
 from service.api.models import AlarmReceipt, RegisteredAlarm
-from service.api.tokens import ALARM_EVENTS_SCOPE, authenticate, bearer_token, has_scope
+from service.api.operations import Answer, Auth, field_errors, json_payload, operation
+from service.api.problems import ApiProblem, install_problem_handlers, problem
+from service.api.schemas import AlarmAcceptedSchema
+from service.api.tokens import ALARM_EVENTS_SCOPE
 from service.audit.service import record
 from service.cases.models import ProcessInstance
 from service.cases.service import CaseStarter, _subject_data
 from service.definitions.catalog import latest_definition
-from service.errors import DomainError
 from service.formdefs.validation import CONTROL_CHARS
 from service.people.models import Person
 from service.web.request_context import db, services
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp = Blueprint(
+    "alarm-centre",
+    __name__,
+    url_prefix="/api/v1",
+    description="For the alarm centre, system to system, with a bearer token.",
+)
 
 PROCESS_ID = "alarm_event"
-PROBLEM_JSON = "application/problem+json"
 ALARM_KINDS = ("burglar", "personal")
-ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
-def register_api(app: Flask, csrf: CSRFProtect) -> None:
-    """Mount the API. Its callers are systems with tokens, not browsers with cookies,
-    so the CSRF check (which guards cookie sessions) does not apply to it."""
-    csrf.exempt(bp)
-    app.register_blueprint(bp)
+def _busy(_exc: Exception) -> Response:
+    return problem(
+        503,
+        "Service Unavailable",
+        "The database was busy; nothing was stored. Retry the same event.",
+        headers={"Retry-After": "5"},
+    )
+
+
+install_problem_handlers(
+    bp, _busy, "The event could not be handled; nothing was stored. Retry the same event."
+)
 
 
 # -- the payload ---------------------------------------------------------------
@@ -65,6 +78,13 @@ def _printable(value: str) -> None:
 def _not_blank(value: str) -> None:
     if not value.strip():
         raise ValidationError("Must not be blank.")
+
+
+def _plausible(value: datetime) -> None:
+    # Near the ends of the calendar a time cannot even be moved to Stockholm's
+    # zone (OverflowError); no alarm happens there.
+    if not EARLIEST <= value <= LATEST:
+        raise ValidationError("Not a plausible time for an alarm (years 2000–2099).")
 
 
 def _text(max_length: int) -> fields.String:
@@ -85,6 +105,7 @@ class AlarmEventSchema(Schema):
     time = fields.AwareDateTime(
         format="iso",
         required=True,
+        validate=_plausible,
         error_messages={
             "invalid": "Not an ISO 8601 date and time, e.g. 2026-11-28T22:15:00+01:00.",
             "invalid_awareness": (
@@ -99,96 +120,62 @@ class AlarmEventSchema(Schema):
 # -- answers -------------------------------------------------------------------
 
 
-def problem(
-    status: int,
-    title: str,
-    detail: str,
-    *,
-    errors: dict[str, list[str]] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    body: dict[str, Any] = {
-        # No problem type of our own (nothing is published to point at): the
-        # status and title say what kind, detail and errors say what exactly.
-        "type": "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
-    if errors is not None:
-        body["errors"] = errors
-    response = jsonify(body)
-    response.status_code = status
-    response.mimetype = PROBLEM_JSON
-    response.headers.update(headers or {})
-    return response
-
-
-def _unauthorized(token_given: bool) -> Response:
-    # RFC 6750 §3.1: name the problem only when a token was actually sent.
-    challenge = 'Bearer realm="api"' + (', error="invalid_token"' if token_given else "")
-    return problem(
-        401,
-        "Unauthorized",
-        "Send a valid API token: Authorization: Bearer <token>."
-        if not token_given
-        else "The API token is unknown or has been revoked.",
-        headers={"WWW-Authenticate": challenge},
-    )
-
-
-def _invalid(errors: dict[str, list[str]]) -> Response:
-    return problem(
-        400,
-        "Bad Request",
-        "The alarm event is not valid. Fix these fields: " + ", ".join(sorted(errors)) + ".",
-        errors=errors,
-    )
-
-
-def _field_errors(messages: Any) -> dict[str, list[str]]:
-    """marshmallow's messages as {field: [text, …]} (they may nest for odd input)."""
-    if not isinstance(messages, dict):
-        return {"body": [str(messages)]}
-    return {
-        str(name): [str(m) for m in found] if isinstance(found, list) else [str(found)]
-        for name, found in messages.items()
-    }
-
-
-def _accepted(session: Session, receipt: AlarmReceipt, status: int) -> Response:
+def _accepted(session: Session, receipt: AlarmReceipt, status: int) -> tuple[dict[str, Any], int]:
     instance = session.get(ProcessInstance, receipt.instance_id)
     # A known alarm's case is about its holder; an unknown one's about nobody (yet).
     known = instance is not None and instance.subject_person_id is not None
-    response = jsonify({"case_id": receipt.instance_id, "alarm_known": known})
-    response.status_code = status
-    return response
+    answer = {"case_id": receipt.instance_id, "alarm_known": known}
+    # Here, not after the view: a failing commit is then answered as a problem.
+    session.commit()
+    return answer, status
 
 
 # -- the endpoint ----------------------------------------------------------------
 
 
-@bp.post("/alarm-events")
-def post_alarm_event() -> Response:
+@operation(
+    bp,
+    "/alarm-events",
+    "POST",
+    auth=Auth.TOKEN,
+    body=AlarmEventSchema,
+    answer=Answer(201, AlarmAcceptedSchema, "The event started a case."),
+    also=[Answer(200, AlarmAcceptedSchema, "The event was received before: its case.")],
+    errors=(400, 401, 403, 503),
+    error_details={
+        400: "The body is not a JSON object, or a field is not valid (errors per field).",
+        401: "No valid token: missing, unknown or revoked.",
+        403: "This client may not post alarm events.",
+        503: "The database was busy, or the alarm process is not installed; retry the same event.",
+    },
+)
+def post_alarm_event() -> Any:
+    """Report an alarm event (the alarm centre)
+
+    Starts an alarm_event case for the TiB about the official the alarm is
+    registered to (or about nobody yet, for an alarm id nobody is registered
+    for). The same event_id again answers 200 with the same case.
+    """
     session = db()
-    authorization = request.headers.get("Authorization")
-    client = authenticate(session, authorization)
-    if client is None:
-        return _unauthorized(token_given=bearer_token(authorization) is not None)
-    if not has_scope(client, ALARM_EVENTS_SCOPE):
-        return problem(403, "Forbidden", "This client may not post alarm events.")
-    payload = request.get_json(silent=True)
+    client = system_client(ALARM_EVENTS_SCOPE, "This client may not post alarm events.")
+    payload = json_payload()
     if not isinstance(payload, dict):
-        return problem(
+        # A 400, not a 415, for any body that is no JSON object: the alarm
+        # centre integrated against that answer before the other operations.
+        raise ApiProblem(
             400,
-            "Bad Request",
             "The body is not a JSON object. Send the alarm event as a JSON object "
             "with Content-Type: application/json.",
         )
     try:
         event: dict[str, Any] = AlarmEventSchema().load(payload)
     except ValidationError as exc:
-        return _invalid(_field_errors(exc.messages))
+        errors = field_errors(exc.messages)
+        raise ApiProblem(
+            400,
+            "The alarm event is not valid. Fix these fields: " + ", ".join(sorted(errors)) + ".",
+            errors=errors,
+        ) from None
 
     event_id: str = event["event_id"]
     earlier = _receipt(session, event_id)
@@ -197,9 +184,8 @@ def post_alarm_event() -> Response:
 
     instance = _start_case(session, event)
     if instance is None:
-        return problem(
+        raise ApiProblem(
             503,
-            "Service Unavailable",
             "The alarm process is not installed. Retry later; the event was not stored.",
             headers={"Retry-After": "60"},
         )
@@ -267,72 +253,3 @@ def _start_case(session: Session, event: dict[str, Any]) -> ProcessInstance | No
         on_behalf=False,
     )
     return instance
-
-
-# Anything else under /api/v1 answers as an API, not with an HTML page.
-@bp.route("/alarm-events", methods=[m for m in ALL_METHODS if m != "POST"])
-def alarm_events_other_method() -> Response:
-    return problem(
-        405,
-        "Method Not Allowed",
-        "Alarm events are only posted (POST).",
-        headers={"Allow": "POST"},
-    )
-
-
-@bp.route("/<path:_rest>", methods=ALL_METHODS)
-def not_found(_rest: str) -> Response:
-    return problem(404, "Not Found", "There is no such API resource.")
-
-
-# -- errors --------------------------------------------------------------------
-
-
-def _rollback() -> None:
-    db().rollback()
-
-
-@bp.errorhandler(HTTPException)
-def http_error(exc: HTTPException) -> Response:
-    _rollback()
-    status = exc.code or 500
-    return problem(status, exc.name, f"The request could not be handled (HTTP {status}).")
-
-
-@bp.errorhandler(DomainError)
-def domain_error(exc: DomainError) -> Response:
-    _rollback()
-    return problem(exc.status, HTTPStatus(exc.status).phrase, exc.message)
-
-
-def _busy() -> Response:
-    return problem(
-        503,
-        "Service Unavailable",
-        "The database was busy; nothing was stored. Retry the same event.",
-        headers={"Retry-After": "5"},
-    )
-
-
-@bp.errorhandler(StaleDataError)
-def stale(_exc: StaleDataError) -> Response:
-    _rollback()
-    return _busy()
-
-
-@bp.errorhandler(OperationalError)
-def database_error(exc: OperationalError) -> Response:
-    _rollback()
-    log.error("database error on the alarm API: %s", type(exc.orig).__name__)
-    return _busy()
-
-
-@bp.errorhandler(Exception)
-def unexpected(_exc: Exception) -> Response:
-    _rollback()
-    log.exception("unhandled error on the alarm API")
-    return problem(
-        500,
-        "Internal Server Error",
-        "The event could not be handled; nothing was stored. Retry the same event.",
-    )

@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 from service.api.problems import ApiProblem
 from service.cases.service import FormInvalid, validate_form
 from service.formdefs import FieldDef, FieldError, FormDef
-from service.web.form_view import option_sources
+
+# What option_sources() gives: per source, the (value, label) of each choice.
+OptionSources = Mapping[str, list[tuple[str, str]]]
 
 
 class JsonAnswers:
@@ -80,33 +82,33 @@ def invalid_answers(errors: list[FieldError]) -> ApiProblem:
     )
 
 
-def validated_answers(session: Session, form: FormDef, data: Mapping[str, Any]) -> dict[str, Any]:
-    """The answers as the web would store them; an ApiProblem (400) naming each bad field."""
+def submission(session: Session, form: FormDef | None, data: Mapping[str, Any]) -> JsonAnswers:
+    """The answers, for start_case or complete_task to validate as they do the web's.
+
+    A value of the wrong type is refused here, together with whatever else the
+    validator finds, so one answer names every field to fix. A step without a
+    form takes no answers: any key is an unknown field.
+    """
+    if form is None:
+        if data:
+            raise invalid_answers([FieldError(key, "unknown_field") for key in data])
+        return JsonAnswers({})
     submitted, wrong_type = to_form_input(form, data)
-    try:
-        answers = validate_form(session, form, submitted)
-    except FormInvalid as invalid:
-        typed = {e.field for e in wrong_type}
-        raise invalid_answers(
-            wrong_type + [e for e in invalid.errors if e.field not in typed]
-        ) from None
     if wrong_type:
-        raise invalid_answers(wrong_type)
-    return answers
-
-
-def no_form_answers(data: Mapping[str, Any]) -> None:
-    """A step without a form takes no answers: any key is an unknown field."""
-    if data:
-        raise invalid_answers([FieldError(key, "unknown_field") for key in data])
+        typed = {e.field for e in wrong_type}
+        try:
+            validate_form(session, form, submitted)
+            others: list[FieldError] = []
+        except FormInvalid as invalid:
+            others = [e for e in invalid.errors if e.field not in typed]
+        raise invalid_answers(wrong_type + others)
+    return submitted
 
 
 # -- forms as JSON -----------------------------------------------------------------
 
 
-def _choices(
-    f: FieldDef, sources: Mapping[str, list[tuple[str, str]]]
-) -> list[dict[str, Any]] | None:
+def _choices(f: FieldDef, sources: OptionSources) -> list[dict[str, Any]] | None:
     if f.options_source:
         options = sources.get(f.options_source, [])
         # Option sources are database ids: the value is what the field's type holds.
@@ -119,7 +121,7 @@ def _choices(
     return None
 
 
-def field_document(f: FieldDef, sources: Mapping[str, list[tuple[str, str]]]) -> dict[str, Any]:
+def field_document(f: FieldDef, sources: OptionSources) -> dict[str, Any]:
     return {
         "name": f.name,
         "type": f.type,
@@ -144,8 +146,8 @@ def field_document(f: FieldDef, sources: Mapping[str, list[tuple[str, str]]]) ->
     }
 
 
-def form_document(session: Session, form: FormDef) -> dict[str, Any]:
-    sources = option_sources(session)
+def form_document(form: FormDef, sources: OptionSources) -> dict[str, Any]:
+    """The form as a client needs it to ask the questions; ``sources`` from option_sources()."""
     return {
         "id": form.id,
         "title": form.title,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, g, jsonify, request
 from flask_wtf.csrf import CSRFError
 from marshmallow import Schema, fields
 from sqlalchemy.exc import OperationalError
@@ -117,7 +117,8 @@ def problem(
 
 
 def _rollback() -> None:
-    db().rollback()
+    if "db_session" in g:  # only a request that opened one has anything to undo
+        db().rollback()
 
 
 def _allowed(exc: MethodNotAllowed) -> str:
@@ -143,7 +144,20 @@ def http_problem(exc: HTTPException) -> Response:
 BusyAnswer = Callable[[Exception], Response]
 
 
-def install_problem_handlers(bp: Blueprint, busy: BusyAnswer) -> None:
+def unavailable(_exc: Exception) -> Response:
+    return problem(
+        503,
+        "Service Unavailable",
+        "The database is unavailable; nothing was stored. Try again in a moment.",
+        headers={"Retry-After": "5"},
+    )
+
+
+def install_problem_handlers(
+    bp: Blueprint,
+    busy: BusyAnswer = unavailable,
+    failure_detail: str = "The request could not be handled; nothing was stored. Try again later.",
+) -> None:
     """Answer every error raised in ``bp``'s views as a problem.
 
     ``busy`` answers a database that was locked, changed underneath or away:
@@ -159,7 +173,7 @@ def install_problem_handlers(bp: Blueprint, busy: BusyAnswer) -> None:
     # Registered for CSRFError itself: the app's handler for it (an HTML page)
     # is looked up by status code before a blueprint's HTTPException handler.
     @bp.errorhandler(CSRFError)
-    def csrf_problem(exc: CSRFError) -> Response:
+    def csrf_problem(_exc: CSRFError) -> Response:
         _rollback()
         return problem(
             400,
@@ -193,11 +207,7 @@ def install_problem_handlers(bp: Blueprint, busy: BusyAnswer) -> None:
     def unexpected(_exc: Exception) -> Response:
         _rollback()
         log.exception("unhandled error on %s %s", request.method, request.url_rule)
-        return problem(
-            500,
-            "Internal Server Error",
-            "The request could not be handled; nothing was stored. Try again later.",
-        )
+        return problem(500, "Internal Server Error", failure_detail)
 
 
 def answer_routing_errors(app: Flask) -> None:

@@ -7,6 +7,8 @@ Response schemas only dump: they are the document's promise of each answer.
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import RAISE, Schema, fields, validate
 
 MAX_ID = 2**31 - 1  # PostgreSQL's integer: a larger id cannot exist, and must not reach SQL
@@ -15,7 +17,12 @@ PROCESS_ID_PATTERN = r"^[a-z][a-z0-9_]{0,99}$"
 FIELD_TYPES = ("string", "integer", "boolean", "array")
 TASK_STATUSES = ("open", "completed", "cancelled")
 CASE_STATUSES = ("running", "completed", "error")
-CODES = {"required": "required", "null": "invalid", "invalid": "invalid", "type": "invalid"}
+CODES: dict[str, str | list[Any] | dict[Any, Any]] = {
+    "required": "required",
+    "null": "invalid",
+    "invalid": "invalid",
+    "type": "invalid",
+}
 
 
 def _nullable_text(description: str) -> fields.String:
