@@ -108,7 +108,7 @@ class CaseStarter:
     ) -> tuple[ProcessInstance, WorkflowHandle | None]:
         now = utcnow()
         instance = ProcessInstance(
-            definition_id=definition.id,
+            definition=definition,
             process_id=definition.process_id,
             subject_person_id=subject.id if subject else None,
             party_id=party_id,
@@ -120,7 +120,6 @@ class CaseStarter:
             updated_at=now,
         )
         self.session.add(instance)
-        self.session.flush()
         handle: WorkflowHandle | None
         try:
             handle = self.services.runner.start(self.services.definitions.parsed(definition), data)
@@ -131,6 +130,7 @@ class CaseStarter:
             handle = None
             instance.status = CaseStatus.ERROR.value
             instance.error_message = exc.message
+            self.session.flush()
             record(self.session, None, "case.error", instance_id=instance.id, element=None)
         if handle is not None:
             settle(self.services, self.session, self.actor, instance, handle, self._child())

@@ -24,7 +24,8 @@ class HumanTask(Base):
     __tablename__ = "human_task"
     __table_args__ = (
         UniqueConstraint("instance_id", "task_uuid"),
-        Index("ix_human_task_inbox", "status", "role"),
+        Index("ix_human_task_inbox", "status", "role", "due_at"),
+        Index("ix_human_task_assignee", "assignee_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

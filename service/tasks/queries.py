@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
 from service.auth import policy
@@ -10,12 +12,32 @@ from service.people.models import User
 from service.tasks.models import HumanTask, TaskStatus
 
 
+def _inbox_order() -> tuple[Any, ...]:
+    return (HumanTask.due_at.asc().nulls_last(), HumanTask.created_at, HumanTask.id)
+
+
 def open_tasks_for(session: Session, user: User, limit: int = 200) -> list[HumanTask]:
+    """The first ``limit`` open tasks I may work, soonest due first.
+
+    Each scope (assigned to me, my role's tasks in my party …) is read with
+    its own ordered, limited query — an index range each — and only their
+    union is sorted, so the inbox stays as fast with 100,000 cases as with 1,000.
+    """
+    branches = []
+    for scope in policy.workable_task_scopes(user):
+        branch = (
+            select(HumanTask.id)
+            .where(HumanTask.status == TaskStatus.OPEN.value, scope)
+            .order_by(*_inbox_order())
+            .limit(limit)
+            .subquery()
+        )
+        branches.append(select(branch.c.id))
+    if not branches:
+        return []
+    ids = union(*branches).subquery()
     stmt = (
-        select(HumanTask)
-        .where(HumanTask.status == TaskStatus.OPEN.value, policy.workable_tasks_filter(user))
-        .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)
-        .limit(limit)
+        select(HumanTask).join(ids, HumanTask.id == ids.c.id).order_by(*_inbox_order()).limit(limit)
     )
     return list(session.scalars(stmt))
 
