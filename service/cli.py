@@ -128,6 +128,37 @@ def worker(poll_max: float) -> None:
     runner.run()
 
 
+@main.group()
+def audit() -> None:
+    """The audit trail's hash chain."""
+
+
+@audit.command("seal")
+def audit_seal() -> None:
+    """Seal every audit event not yet in the chain (the worker does this continuously)."""
+    from service.audit.chain import seal_new_events
+
+    services = _services()
+    total = 0
+    while sealed := seal_new_events(services):
+        total += sealed
+    click.echo(f"{total} händelser förseglades.")
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Recompute the chain; report every edited, inserted or deleted event."""
+    from service.audit.chain import verify
+
+    services = _services()
+    with services.db.sessions() as session:
+        result = verify(session, services.settings.secret_key)
+    for problem in result.problems:
+        click.echo(f"FEL: {problem}", err=True)
+    click.echo(f"{result.checked} förseglade händelser kontrollerade, {len(result.problems)} fel.")
+    sys.exit(0 if result.ok else 1)
+
+
 @main.command("fire-timers")
 def fire_timers() -> None:
     """Fire every timer that is due now (one pass)."""

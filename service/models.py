@@ -1,7 +1,7 @@
 """Every model, imported in one place so that metadata and migrations see them all."""
 
 from service.api.models import AlarmReceipt, ApiClient, RegisteredAlarm
-from service.audit.models import AuditEvent
+from service.audit.models import AuditEvent, AuditSeal
 from service.auth.models import LoginAttempt
 from service.cases.models import CaseLink, CaseStatus, ProcessInstance
 from service.cases.schedule_models import ScheduledStart
@@ -16,6 +16,7 @@ __all__ = [
     "AlarmReceipt",
     "ApiClient",
     "AuditEvent",
+    "AuditSeal",
     "Base",
     "CaseLink",
     "CaseStatus",

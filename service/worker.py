@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 import service.jobs.kinds  # noqa: F401 - registers the job handlers
 from service import clock
+from service.audit.chain import seal_new_events
 from service.cases.models import CaseStatus, ProcessInstance
 from service.cases.timers import fire_due_timers
 from service.cases.yearly import offer_yearly_conversations
@@ -52,6 +53,7 @@ class Worker:
         """One round; returns how much work it did."""
         done = fire_due_timers(self.services, now=clock.now())
         done += run_due_jobs(self.services)
+        seal_new_events(self.services)  # not counted: sealing is bookkeeping, not work waiting
         if time.monotonic() - self._last_schedule >= self.schedule_every:
             self._last_schedule = time.monotonic()
             done += offer_yearly_conversations(self.services)

@@ -26,3 +26,19 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]]
 
     actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+class AuditSeal(Base):
+    """The hash chain over the audit trail, written by the worker in sealing order.
+
+    ``seal`` = HMAC-SHA256(key, previous seal ‖ the event's canonical form).
+    Kept in its own append-only table so that the events themselves are never
+    updated; an edited, inserted or deleted event breaks the chain.
+    """
+
+    __tablename__ = "audit_seal"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    event_id: Mapped[int] = mapped_column(unique=True)
+    seal: Mapped[str] = mapped_column(String(64))
+    sealed_at: Mapped[datetime] = mapped_column(default=utcnow)
