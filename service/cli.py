@@ -159,6 +159,22 @@ def audit_verify() -> None:
     sys.exit(0 if result.ok else 1)
 
 
+@main.command()
+@click.option("--repair", is_flag=True, help="Make inbox rows and wake-up times match the state.")
+def check(repair: bool) -> None:
+    """Check that every case's inbox rows and wake-up time match its saved state."""
+    from service.cases.consistency import check_cases
+
+    report = check_cases(_services(), repair=repair)
+    for problem in report.problems:
+        click.echo(f"FEL: {problem}", err=True)
+    click.echo(
+        f"{report.cases} ärenden kontrollerade, {len(report.problems)} fel"
+        + (f", {report.repaired} lagade." if repair else ".")
+    )
+    sys.exit(0 if report.ok or repair else 1)
+
+
 @main.command("fire-timers")
 def fire_timers() -> None:
     """Fire every timer that is due now (one pass)."""
