@@ -16,6 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from service.api.rest import register_api
+from service.auth import session_limits
 from service.config import Settings
 from service.context import Services
 from service.errors import DomainError
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return found
 
     login_manager.user_loader(load_user)
+    session_limits.install(app)
 
     for blueprint in (
         auth_views.bp,

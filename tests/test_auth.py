@@ -92,3 +92,34 @@ def test_errors_never_show_a_stack_trace(browser: Make, app: object) -> None:
     assert response.status_code == 500
     assert "Traceback" not in body and "secret internal detail" not in body
     assert "112" in body
+
+
+def test_idle_session_is_signed_out(browser: Make, clock: object) -> None:
+    from datetime import timedelta
+
+    from service.clock import OffsetClock
+
+    assert isinstance(clock, OffsetClock)
+    anna = browser("anna")
+    clock.advance(timedelta(minutes=29))
+    assert anna.get("/").status_code == 200, "activity within the idle limit keeps the session"
+    clock.advance(timedelta(minutes=29))
+    assert anna.get("/").status_code == 200
+    clock.advance(timedelta(minutes=31))
+    response = anna.get("/inbox")
+    assert response.status_code == 302 and response.location.startswith("/login")
+    assert anna.get("/").status_code == 302, "the session is gone, not just this request"
+
+
+def test_session_ends_after_the_absolute_limit_however_active(browser: Make, clock: object) -> None:
+    from datetime import timedelta
+
+    from service.clock import OffsetClock
+
+    assert isinstance(clock, OffsetClock)
+    security = browser("sakerhet")
+    for _ in range(24):  # active every 25 minutes for 10 hours
+        clock.advance(timedelta(minutes=25))
+        assert security.get("/inbox").status_code == 200
+    clock.advance(timedelta(hours=2, minutes=5))  # 12 h 5 min after signing in
+    assert security.get("/inbox").status_code == 302

@@ -308,6 +308,7 @@ def test_mail_failures_back_off_then_the_dead_job_waits_for_an_administrator(
     assert run_due_jobs(services) == 0, "a dead job is kept, not run again by itself"
 
     # Shown to administrators with its error and a retry button; nobody else may see it.
+    admin = browser("admin")  # a day has passed: the earlier session has timed out
     page = admin.text("/administration/jobs")
     assert "Inga fler försök" in page and "ConnectionRefusedError" in page
     target = dead[0]

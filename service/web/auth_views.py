@@ -8,6 +8,7 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
+from service.auth import session_limits
 from service.auth.login import attempt_login
 from service.i18n import LANGUAGES
 from service.web.request_context import db, services
@@ -57,6 +58,7 @@ def login() -> str | Response | tuple[str, int]:
                 session.clear()
                 login_user(outcome.user)
                 session.permanent = True
+                session_limits.start()
                 return redirect(_safe_next(request.args.get("next")))
         return render_template("login.html", error=error, username=username), 401
     return render_template("login.html", error=error, username=username)
