@@ -19,44 +19,20 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from datetime import datetime
 from pathlib import Path
 
-import psycopg
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 from werkzeug.datastructures import MultiDict
 
+from benchmarks.harness import prepared_services, scratch_database
 from service.audit.models import AuditEvent
 from service.cases.service import complete_task, start_case
-from service.config import PROJECT_ROOT, Settings
 from service.context import Services
-from service.definitions.catalog import sync_from_files
-from service.migrate import upgrade
-from service.people.demo import load_demo_data
 from service.people.models import Person, User
 from service.tasks.models import HumanTask
 from tests.probe import deploy_probe
-
-
-def _scratch_database(base_url: str | None) -> tuple[str, object]:
-    if base_url is None:
-        folder = tempfile.mkdtemp(prefix="trygg-bench-")
-        return f"sqlite:///{folder}/bench.sqlite3", None
-    name = f"trygg_bench_{uuid.uuid4().hex[:8]}"
-    url = make_url(base_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    admin = f"host={url.host} port={url.port or 5432} user={url.username} dbname={url.database}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-
-    def drop() -> None:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
-
-    return url.set(database=name).render_as_string(hide_password=False), drop
 
 
 def main() -> None:
@@ -65,14 +41,9 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     os.environ["TRYGG_TEST_FAST_HASHES"] = "1"
-    url, drop = _scratch_database(args.database_url)
-    try:
-        services = Services.create(Settings.from_env(database_url=url))
-        upgrade(services.db)
+    with scratch_database(args.database_url) as url:
+        services = prepared_services(url)
         with services.db.sessions() as session:
-            sync_from_files(session, PROJECT_ROOT / "processes", PROJECT_ROOT / "forms")
-            load_demo_data(session)
-            session.commit()
             user = session.scalar(select(User).where(User.username == "sakerhet"))
             subject = session.scalar(select(Person).where(Person.full_name == "David Dahl"))
             assert user is not None and subject is not None
@@ -115,9 +86,6 @@ def main() -> None:
             worker.send_signal(signal.SIGTERM)
             worker.wait(timeout=20)
         print(report(services, ids, url))
-    finally:
-        if callable(drop):
-            drop()
 
 
 def report(services: Services, ids: list[int], url: str) -> str:
