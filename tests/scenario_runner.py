@@ -19,7 +19,6 @@ from service.auth import policy
 from service.cases.models import CaseLink, ProcessInstance
 from service.cases.service import (
     CaseStarter,
-    _subject_data,
     complete_task,
     start_case,
     validate_form,
@@ -180,16 +179,10 @@ class ScenarioRunner:
         if parsed.start_form:
             form = self.services.definitions.form(definition, parsed.start_form)
             data = validate_form(self.session, form, form_input(spec.get("start")))
-        data.update(_subject_data(subject))
-        data.update({"reported_on_behalf": False, **spec["initial"]})
+        data.update(spec["initial"])
         starter = self.user(spec["starter"]) if spec.get("starter") else None
-        instance, _handle = CaseStarter(self.services, self.session, starter).create(
-            definition,
-            data,
-            subject=subject,
-            party_id=subject.party_id if subject is not None else None,
-            organisation_id=None,
-            on_behalf=False,
+        instance = CaseStarter(self.services, self.session, starter).start_about(
+            definition, subject, data
         )
         self.session.commit()
         return instance.id

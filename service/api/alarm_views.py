@@ -32,7 +32,7 @@ from service.api.schemas import AlarmAcceptedSchema
 from service.api.tokens import ALARM_EVENTS_SCOPE
 from service.audit.service import record
 from service.cases.models import ProcessInstance
-from service.cases.service import CaseStarter, _subject_data
+from service.cases.service import CaseStarter
 from service.definitions.catalog import latest_definition
 from service.formdefs.validation import CONTROL_CHARS
 from service.people.models import Person
@@ -225,31 +225,15 @@ def _start_case(session: Session, event: dict[str, Any]) -> ProcessInstance | No
     alarm_id = event["alarm_id"].strip()
     registered = session.scalar(select(RegisteredAlarm).where(RegisteredAlarm.alarm_id == alarm_id))
     subject = session.get(Person, registered.person_id) if registered is not None else None
-    parsed = services().definitions.parsed(definition)
-    data: dict[str, Any] = {}
-    if parsed.start_form:  # every start-form field exists, as when a person starts it
-        data = dict.fromkeys(services().definitions.form(definition, parsed.start_form).names)
     timezone = ZoneInfo(services().settings.timezone)
-    data.update(
-        {
-            "alarm_id": alarm_id,
-            "alarm_kind": event["kind"],
-            # Local time with its offset: the model reads the date and the
-            # clock time off the text, and the TiB thinks in Stockholm time.
-            "alarm_time": event["time"].astimezone(timezone).isoformat(timespec="seconds"),
-            "location": event["location"],
-            **_subject_data(subject),
-            "reported_on_behalf": False,
-            # Without a person the model first has the TiB find out whose alarm it is.
-            "alarm_known": subject is not None,
-        }
-    )
-    instance, _handle = CaseStarter(services(), session, None).create(
-        definition,
-        data,
-        subject=subject,
-        party_id=subject.party_id if subject is not None else None,
-        organisation_id=None,
-        on_behalf=False,
-    )
-    return instance
+    data = {
+        "alarm_id": alarm_id,
+        "alarm_kind": event["kind"],
+        # Local time with its offset: the model reads the date and the
+        # clock time off the text, and the TiB thinks in Stockholm time.
+        "alarm_time": event["time"].astimezone(timezone).isoformat(timespec="seconds"),
+        "location": event["location"],
+        # Without a person the model first has the TiB find out whose alarm it is.
+        "alarm_known": subject is not None,
+    }
+    return CaseStarter(services(), session, None).start_about(definition, subject, data)

@@ -139,6 +139,42 @@ class CaseStarter:
     def _child(self) -> CaseStarter:
         return CaseStarter(self.services, self.session, self.actor, self.depth + 1)
 
+    def start_about(
+        self,
+        definition: ProcessDefinition,
+        subject: Person | None,
+        data: dict[str, Any],
+        *,
+        party_id: int | None = None,
+        organisation_id: int | None = None,
+    ) -> ProcessInstance:
+        """A case started by the system (a link, the scheduler, the alarm centre), not a form.
+
+        Every start-form field exists (None unless ``data`` gives it), then
+        ``data``, then the subject's variables; the party is the subject's
+        unless given.
+        """
+        parsed = self.services.definitions.parsed(definition)
+        initial: dict[str, Any] = {}
+        if parsed.start_form:
+            initial = dict.fromkeys(
+                self.services.definitions.form(definition, parsed.start_form).names
+            )
+        initial.update(data)
+        initial.update(_subject_data(subject))
+        initial.setdefault("reported_on_behalf", False)
+        if party_id is None and subject is not None:
+            party_id = subject.party_id
+        instance, _handle = self.create(
+            definition,
+            initial,
+            subject=subject,
+            party_id=party_id,
+            organisation_id=organisation_id,
+            on_behalf=False,
+        )
+        return instance
+
     def start_linked(self, parent: ProcessInstance, request: dict[str, Any]) -> None:
         """Fulfil a model's case/start: a new case about the same person, linked both ways."""
         if self.depth >= MAX_LINK_DEPTH:
@@ -146,22 +182,13 @@ class CaseStarter:
         definition = latest_definition(self.session, str(request["process_id"]))
         if definition is None:
             raise EngineError(f"The process {request['process_id']!r} to start does not exist")
-        parsed = self.services.definitions.parsed(definition)
-        data: dict[str, Any] = {}
-        if parsed.start_form:  # every start-form field exists, None unless given
-            form = self.services.definitions.form(definition, parsed.start_form)
-            data = dict.fromkeys(form.names)
-        subject = parent.subject
-        data.update(request.get("data") or {})
-        data.update(_subject_data(subject))
-        data.update({"reported_on_behalf": False, "linked_from_case": parent.id})
-        child, _handle = self.create(
+        data = {**(request.get("data") or {}), "linked_from_case": parent.id}
+        child = self.start_about(
             definition,
+            parent.subject,
             data,
-            subject=subject,
             party_id=parent.party_id,
             organisation_id=parent.organisation_id,
-            on_behalf=False,
         )
         self.session.add(
             CaseLink(

@@ -84,20 +84,8 @@ def _start_once(services: Services, person_id: int, period: str) -> bool:
         except IntegrityError:
             session.rollback()  # another worker has it
             return False
-        data = {
-            "subject_category": person.category,
-            "subject_party_id": person.party_id,
-            "subject_person_id": person.id,
-            "reported_on_behalf": False,
-            "scheduled_offer": True,
-        }
-        instance, _handle = CaseStarter(services, session, None).create(
-            definition,
-            data,
-            subject=person,
-            party_id=person.party_id,
-            organisation_id=None,
-            on_behalf=False,
+        instance = CaseStarter(services, session, None).start_about(
+            definition, person, {"scheduled_offer": True}
         )
         marker.instance_id = instance.id
         record(
