@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck pytest install browser messages clean
+.PHONY: run test lint typecheck pytest install assets browser messages clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,7 +12,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# Browser assets from npm (bpmn-js, axe-core), pinned by package-lock.json and
+# copied into service/static/vendor/ (not committed). Pages work without them.
+VENDOR := service/static/vendor
+ASSETS_STAMP := $(VENDOR)/.installed-stamp
+
+$(ASSETS_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/bpmn-js
+	cp node_modules/bpmn-js/dist/bpmn-viewer.production.min.js \
+	   node_modules/bpmn-js/dist/bpmn-modeler.production.min.js $(VENDOR)/bpmn-js/
+	cp -r node_modules/bpmn-js/dist/assets/. $(VENDOR)/bpmn-js/
+	touch $(ASSETS_STAMP)
+
+assets: $(ASSETS_STAMP)
+
+install: $(STAMP) $(ASSETS_STAMP)
 
 ## make run: install, migrate the embedded SQLite database, load processes and demo data, serve on :5000
 run: install

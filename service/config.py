@@ -65,6 +65,8 @@ class Settings:
     engine_step_budget: int = 1000
     default_locale: str = "sv"
     timezone: str = "Europe/Stockholm"
+    # Evidence files live outside the web root and outside task data.
+    attachments_dir: Path = INSTANCE_DIR / "attachments"
     extra: dict[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -82,6 +84,9 @@ class Settings:
             "login_max_failures": int(os.environ.get("TRYGG_LOGIN_MAX_FAILURES", "5")),
             "login_window_seconds": int(os.environ.get("TRYGG_LOGIN_WINDOW_SECONDS", "900")),
             "engine_step_budget": int(os.environ.get("TRYGG_ENGINE_STEP_BUDGET", "1000")),
+            "attachments_dir": Path(
+                os.environ.get("TRYGG_ATTACHMENTS_DIR", INSTANCE_DIR / "attachments")
+            ),
         }
         values.update(overrides)
         if isinstance(values["database_url"], str):

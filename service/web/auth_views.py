@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, redirect, render_template, request, session, url_for
-from flask_login import login_user, logout_user
+from flask_login import logout_user
 from werkzeug.wrappers import Response
 
-from service.auth import session_limits
 from service.auth.login import attempt_login
 from service.i18n import LANGUAGES
 from service.web.request_context import db, services
+from service.web.signin import complete_sign_in, safe_next
 from service.web.translate import _, login_required
 
 bp = Blueprint("auth", __name__)
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: an open redirect would help phishing."""
-    if not target:
-        return url_for("home.index")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("home.index")
-    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -55,11 +43,7 @@ def login() -> str | Response | tuple[str, int]:
             if outcome.user is None:
                 error = _("The username or password is wrong. Check them and try again.")
             else:
-                session.clear()
-                login_user(outcome.user)
-                session.permanent = True
-                session_limits.start()
-                return redirect(_safe_next(request.args.get("next")))
+                return complete_sign_in(outcome.user, "password", request.args.get("next"))
         return render_template("login.html", error=error, username=username), 401
     return render_template("login.html", error=error, username=username)
 
@@ -77,4 +61,4 @@ def language() -> Response:
     lang = request.form.get("lang", "sv")
     if lang in LANGUAGES:
         session["lang"] = lang
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")))
