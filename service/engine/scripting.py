@@ -5,7 +5,8 @@ cells with plain ``eval``/``exec``; its documented hardening (replacing
 ``__builtins__``) is bypassed by a dunder walk. Here every piece of model code
 is compiled with ``compile_restricted`` (which refuses names and attributes
 starting with ``_``), runs with guard callbacks and a short allow-list of
-built-ins, and can reach nothing else. The environment is not serialized with
+built-ins, and can reach nothing else. Each run has a CPU and memory budget
+(:mod:`service.engine.script_limits`). The environment is not serialized with
 a workflow: :class:`service.engine.runtime.Runner` attaches it after every load.
 """
 
@@ -21,16 +22,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from RestrictedPython.compile import compile_restricted_eval, compile_restricted_exec
-from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
-from RestrictedPython.Guards import (
-    guarded_iter_unpack_sequence,
-    guarded_unpack_sequence,
-    safer_getattr,
-)
+from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 from service import clock
 from service.engine.errors import ScriptError
+from service.engine.script_limits import (
+    LIMITED_BUILTINS,
+    LIMITED_GUARDS,
+    LimitingTransformer,
+    binop,
+    budgeted,
+    expanded_size,
+)
 
 ALLOWED_BUILTINS: dict[str, Any] = {
     "len": len,
@@ -81,6 +85,8 @@ def _write_guard(obj: Any) -> Any:
 
 
 def _inplace(op: str, target: Any, value: Any) -> Any:
+    if op in {"+=", "*="}:
+        return binop(op[0], target, value)
     try:
         return _INPLACE_OPERATORS[op](target, value)
     except KeyError as exc:
@@ -138,10 +144,8 @@ HELPER_FUNCTIONS: dict[str, Any] = {
 def _restricted_globals() -> dict[str, Any]:
     return {
         **HELPER_FUNCTIONS,
-        "__builtins__": dict(ALLOWED_BUILTINS),
-        "_getattr_": safer_getattr,
-        "_getitem_": default_guarded_getitem,
-        "_getiter_": default_guarded_getiter,
+        "__builtins__": {**ALLOWED_BUILTINS, **LIMITED_BUILTINS},
+        **LIMITED_GUARDS,
         "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
         "_unpack_sequence_": guarded_unpack_sequence,
         "_write_": _write_guard,
@@ -161,7 +165,7 @@ def _raise_compile_errors(errors: Iterable[str], source: str) -> None:
 
 @lru_cache(maxsize=2048)
 def compile_expression(source: str) -> CodeType:
-    result = compile_restricted_eval(source.strip(), "<expression>")
+    result = compile_restricted_eval(source.strip(), "<expression>", policy=LimitingTransformer)
     _raise_compile_errors(result.errors, source)
     assert result.code is not None
     return result.code
@@ -169,7 +173,7 @@ def compile_expression(source: str) -> CodeType:
 
 @lru_cache(maxsize=2048)
 def compile_script(source: str) -> CodeType:
-    result = compile_restricted_exec(source, "<script>")
+    result = compile_restricted_exec(source, "<script>", policy=LimitingTransformer)
     _raise_compile_errors(result.errors, source)
     assert result.code is not None
     return result.code
@@ -234,6 +238,10 @@ def check_code(source: str, *, expression: bool) -> str | None:
     return None
 
 
+# What a script may leave in task data, per variable, counted as written out.
+MAX_OUTPUT = 200_000
+
+
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[misc]
     """Runs model code compiled by RestrictedPython against the task's data."""
 
@@ -249,7 +257,8 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[
         scope = _restricted_globals()
         scope.update(external_context or {})
         scope.update(_data_only(context))
-        return eval(compile_expression(expression), scope)  # noqa: S307 - restricted code
+        with budgeted():
+            return eval(compile_expression(expression), scope)  # noqa: S307 - restricted code
 
     def execute(
         self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None
@@ -258,7 +267,8 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[
         scope = _restricted_globals()
         scope.update(external_context or {})
         scope.update(_data_only(context))
-        exec(compile_script(script), scope)  # noqa: S102 - restricted code
+        with budgeted():
+            exec(compile_script(script), scope)  # noqa: S102 - restricted code
         for key, value in scope.items():
             # Only plain data flows back into task data: not the guards, not
             # functions, not the external context.
@@ -266,6 +276,11 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[
                 continue
             if external_context and key in external_context:
                 continue
+            if expanded_size(value) > MAX_OUTPUT:
+                raise ScriptError(
+                    f"The script left {key!r} larger than {MAX_OUTPUT:,} characters or items "
+                    "when written out; task data must stay small."
+                )
             context[key] = value
         for key in [k for k in context if not k.startswith("_") and k not in scope]:
             del context[key]  # the script deleted it
