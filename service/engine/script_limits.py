@@ -43,7 +43,7 @@ MAX_SECONDS = 2.0
 MAX_SIZE = 1_000_000
 MAX_INT_BITS = 100_000
 MAX_ALLOCATED = 10_000_000
-_CLOCK_EVERY = 256  # ticks between looks at the clock
+_CHECK_EVERY = 256  # ticks between looks at the count and the clock
 
 
 class ScriptBudget:
@@ -56,12 +56,16 @@ class ScriptBudget:
 
     def tick(self) -> None:
         self.ticks += 1
+        if self.ticks % _CHECK_EVERY == 0:
+            self.check()
+
+    def check(self) -> None:
         if self.ticks > MAX_TICKS:
             raise ScriptError(
                 f"The model's code ran more than {MAX_TICKS:,} loop rounds or calls in one "
                 "script. Look for a loop that never ends."
             )
-        if self.ticks % _CLOCK_EVERY == 0 and time.monotonic() > self.deadline:
+        if time.monotonic() > self.deadline:
             raise ScriptError(
                 f"The model's code ran longer than {MAX_SECONDS:g} seconds in one script. "
                 "Look for a loop that never ends or work that belongs outside the process."
@@ -205,7 +209,9 @@ def formatted(value: Any) -> Any:
 def guarded_getiter(obj: Any) -> Iterator[Any]:
     budget = _budget()
     for item in default_guarded_getiter(obj):
-        budget.tick()
+        budget.ticks += 1  # budget.tick() inlined: this runs once per loop round
+        if budget.ticks % _CHECK_EVERY == 0:
+            budget.check()
         yield item
 
 

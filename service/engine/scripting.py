@@ -276,7 +276,9 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[
                 continue
             if external_context and key in external_context:
                 continue
-            if expanded_size(value) > MAX_OUTPUT:
+            # Only what the script made or replaced is measured: the task's own data was
+            # measured when it came in.
+            if context.get(key) is not value and expanded_size(value) > MAX_OUTPUT:
                 raise ScriptError(
                     f"The script left {key!r} larger than {MAX_OUTPUT:,} characters or items "
                     "when written out; task data must stay small."
