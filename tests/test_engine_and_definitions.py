@@ -147,9 +147,20 @@ HOSTILE_XML = {
         '<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]><x>&b;</x>',
         "DOCTYPE",
     ),
+    "external DTD": (
+        '<?xml version="1.0"?><!DOCTYPE d SYSTEM "http://127.0.0.1:9/evil.dtd">'
+        '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"/>',
+        "DOCTYPE",
+    ),
+    "parameter entity": (
+        '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY % p SYSTEM "file:///etc/passwd"> %p;]><d/>',
+        "DOCTYPE",
+    ),
     "not xml": ("this is not xml at all", "not well-formed"),
+    "binary": ("\x00\x01PK\x03\x04" + "\xff" * 64, "not well-formed"),
     "empty": ("", "not well-formed"),
     "too large": ("<x>" + "a" * (6 * 1024 * 1024) + "</x>", "limit"),
+    "50 MB": ("<x>" + "a" * (50 * 1024 * 1024) + "</x>", "limit"),
 }
 
 
