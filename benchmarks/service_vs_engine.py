@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import pyotp
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import TaskDataEnvironment
@@ -153,17 +154,35 @@ def _cases_at_assessment(services: Services, count: int) -> list[int]:
 # -- HTTP ------------------------------------------------------------------------
 
 
+_SIGNED_IN: dict[str, str] = {}
+
+
 class Client:
     """A browser-like client on one keep-alive connection: cookie and CSRF token."""
 
     def __init__(self, port: int, username: str) -> None:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        self.cookie = ""
-        page = self.request("GET", "/login")
-        self.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-        self.request("POST", "/login", {"username": username, "password": DEMO_PASSWORD})
+        # Sessions are signed cookies: later clients of the same user share the
+        # first one's (a code is accepted once, so each cannot sign in anew).
+        self.cookie = _SIGNED_IN.get(username, "")
+        if not self.cookie:
+            page = self.request("GET", "/login")
+            self.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+            self.request("POST", "/login", {"username": username, "password": DEMO_PASSWORD})
+            self._second_factor()
+            _SIGNED_IN[username] = self.cookie
         page = self.request("GET", "/inbox")
         self.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+
+    def _second_factor(self) -> None:
+        """The security roles enrol an authenticator on first sign-in (the scratch demo data)."""
+        page = self.request("GET", "/login/totp/enrol")  # others: a redirect, no body
+        secret = re.search(r'id="totp-secret">([A-Z2-7 ]+)</code>', page)
+        if secret is None:
+            return
+        self.csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+        code = pyotp.TOTP(secret.group(1).replace(" ", "")).now()
+        self.request("POST", "/login/totp/enrol", {"code": code})
 
     def request(self, method: str, path: str, form: dict[str, Any] | None = None) -> str:
         headers = {"Cookie": self.cookie} if self.cookie else {}

@@ -19,12 +19,34 @@ from service.api.rest import register_api
 from service.auth import session_limits
 from service.config import Settings
 from service.context import Services
+from service.crypto import cipher as field_cipher
 from service.errors import DomainError
 from service.i18n import LANGUAGES, TRANSLATIONS_DIR, compile_catalogs
+from service.logging_setup import configure as configure_logging
 from service.people.models import User
-from service.web import admin_views, auth_views, case_views, home_views, notify_views, task_views
+from service.web import (
+    account_views,
+    admin_views,
+    auth_views,
+    case_views,
+    casenote_views,
+    diagram_views,
+    health_views,
+    home_views,
+    notify_views,
+    observability,
+    police_views,
+    privacy_views,
+    release_views,
+    report_views,
+    second_factor_views,
+    sso_views,
+    task_views,
+)
+from service.web.dates import register_date_filters
 from service.web.labels import template_globals
 from service.web.request_context import db
+from service.web.signin import session_is_current
 from service.web.translate import _
 
 log = logging.getLogger(__name__)
@@ -39,8 +61,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or Settings.from_env()
     services = services or Services.create(settings)
     compile_catalogs()
+    field_cipher()  # a wrong TRYGG_FIELD_KEYS stops the start, not the first case
 
+    configure_logging("web")
     app = Flask(__name__)
+    observability.install(app)  # first: the request id exists for every later hook
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
@@ -69,6 +94,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         if not user_id.isdigit():
             return None
         found = db().scalar(select(User).where(User.id == int(user_id), User.active.is_(True)))
+        if found is not None and not session_is_current(found):
+            return None  # signed out everywhere since (password changed, second factor reset)
         return found
 
     login_manager.user_loader(load_user)
@@ -78,14 +105,25 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         auth_views.bp,
         home_views.bp,
         case_views.bp,
+        casenote_views.bp,
         task_views.bp,
         notify_views.bp,
         admin_views.bp,
+        diagram_views.bp,
+        police_views.bp,
+        report_views.bp,
+        health_views.bp,
+        sso_views.bp,
+        second_factor_views.bp,
+        account_views.bp,
+        privacy_views.bp,
+        release_views.bp,
     ):
         app.register_blueprint(blueprint)
     register_api(app, csrf)
 
     app.context_processor(template_globals)
+    register_date_filters(app)
     _register_error_handlers(app)
     _register_transaction(app)
     return app

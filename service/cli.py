@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import logging
 import sys
+from pathlib import Path
 
 import click
 
 from service.api.cli import api_client
+from service.auth.cli import account
 from service.config import Settings
 from service.context import Services
+from service.crypto.cli import keys
 from service.definitions.catalog import sync_from_files
 from service.engine import DefinitionError
+from service.logging_setup import configure as configure_logging
 from service.migrate import upgrade
 from service.people.demo import DEMO_LOGINS, DEMO_PASSWORD, load_demo_data
+from service.retention.cli import retention
+from service.sso.break_glass import break_glass
 
 
 def _services() -> Services:
@@ -23,7 +28,7 @@ def _services() -> Services:
 @click.group()
 def main() -> None:
     """Trygg i uppdraget."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging("cli")
 
 
 @main.command()
@@ -99,6 +104,11 @@ def serve(host: str, port: int, workers: int, with_worker: bool) -> None:
     """Serve the application with gunicorn (and, by default, the worker beside it)."""
     import threading
 
+    from service.gunicorn_conf import prepare_multiprocess_dir
+
+    # Before the app is imported: every web process and the worker thread
+    # count into one directory, so /metrics adds them all up.
+    prepare_multiprocess_dir()
     from service.serve import run_gunicorn
     from service.worker import Worker
 
@@ -121,7 +131,16 @@ def worker(poll_max: float) -> None:
 
     from service.worker import Worker
 
-    runner = Worker(_services(), poll_max=poll_max)
+    configure_logging("worker")
+    services = _services()
+    runner = Worker(services, poll_max=poll_max)
+    settings = services.settings
+    if settings.worker_metrics_port is not None:
+        from service.metrics import serve_worker_metrics
+
+        serve_worker_metrics(
+            settings.worker_metrics_address, settings.worker_metrics_port, settings.metrics_token
+        )
     signal.signal(signal.SIGTERM, lambda *_: runner.stop_event.set())
     signal.signal(signal.SIGINT, lambda *_: runner.stop_event.set())
     click.echo(f"Arbetaren {runner.worker_id} startar.")
@@ -185,7 +204,56 @@ def fire_timers() -> None:
     click.echo(f"{fired} ärenden väcktes.")
 
 
+@main.command()
+@click.option(
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A new (or empty) directory for the backup.",
+)
+def backup(output: Path) -> None:
+    """Back up the database and the attachments, with a manifest of counts and SHA-256s."""
+    from service.backup import BackupError, create_backup, describe_backup
+
+    try:
+        manifest = create_backup(Settings.from_env(), output)
+    except BackupError as exc:
+        click.echo(f"Säkerhetskopian gjordes inte: {exc}", err=True)
+        sys.exit(2)
+    click.echo("\n".join(describe_backup(output, manifest)))
+
+
+@main.command()
+@click.option(
+    "--input",
+    "source",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A directory written by trygg backup.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Move a non-empty database and attachments directory aside instead of refusing.",
+)
+def restore(source: Path, force: bool) -> None:
+    """Restore a backup into an empty database and attachments directory, then verify it."""
+    from service.backup import BackupError, describe_restore, restore_backup
+
+    try:
+        report = restore_backup(Settings.from_env(), source, force=force)
+    except BackupError as exc:
+        click.echo(f"Återställningen gjordes inte: {exc}", err=True)
+        sys.exit(2)
+    click.echo("\n".join(describe_restore(report)))
+    sys.exit(0 if report.ok else 1)
+
+
 main.add_command(api_client)
+main.add_command(keys)
+main.add_command(account)
+main.add_command(break_glass)
+main.add_command(retention)
 
 if __name__ == "__main__":
     main()

@@ -8,8 +8,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from service.sso.settings import LocalLogin, OidcSettings, local_login_from_env
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
+DEFAULT_RETENTION_RULES = Path(__file__).resolve().parent / "retention" / "rules.json"
 
 
 def _default_database_url() -> str:
@@ -67,6 +70,21 @@ class Settings:
     timezone: str = "Europe/Stockholm"
     # Evidence files live outside the web root and outside task data.
     attachments_dir: Path = INSTANCE_DIR / "attachments"
+    # /metrics: with a token, only `Authorization: Bearer <token>`; without, loopback only.
+    metrics_token: str | None = None
+    # /readyz fails when the newest worker heartbeat is older than this.
+    worker_stale_seconds: int = 120
+    # `trygg worker` serves its own /metrics here when a port is set (docker-compose does).
+    worker_metrics_address: str = "127.0.0.1"
+    worker_metrics_port: int | None = None
+    # Single sign-on (None: the embedded default, passwords only) and who may
+    # still use a password (None: the default for the configuration).
+    oidc: OidcSettings | None = None
+    local_login: LocalLogin | None = None
+    # Retention (gallring): the rules file, and whether the worker disposes of due
+    # records every night (off: only `trygg retention` does, when run by hand).
+    retention_rules: Path = DEFAULT_RETENTION_RULES
+    retention_disposal: bool = True
     extra: dict[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -87,6 +105,19 @@ class Settings:
             "attachments_dir": Path(
                 os.environ.get("TRYGG_ATTACHMENTS_DIR", INSTANCE_DIR / "attachments")
             ),
+            "metrics_token": os.environ.get("TRYGG_METRICS_TOKEN") or None,
+            "worker_stale_seconds": int(os.environ.get("TRYGG_WORKER_STALE_SECONDS", "120")),
+            "worker_metrics_address": os.environ.get("TRYGG_WORKER_METRICS_ADDRESS", "127.0.0.1"),
+            "worker_metrics_port": int(os.environ["TRYGG_WORKER_METRICS_PORT"])
+            if os.environ.get("TRYGG_WORKER_METRICS_PORT")
+            else None,
+            "oidc": OidcSettings.from_env(os.environ),
+            "local_login": local_login_from_env(os.environ),
+            "retention_rules": Path(
+                os.environ.get("TRYGG_RETENTION_RULES") or DEFAULT_RETENTION_RULES
+            ),
+            "retention_disposal": os.environ.get("TRYGG_RETENTION_DISPOSAL", "on").lower()
+            not in ("0", "off", "no", "false"),
         }
         values.update(overrides)
         if isinstance(values["database_url"], str):

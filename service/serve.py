@@ -6,6 +6,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from service.gunicorn_conf import GunicornLogger, child_exit
 from service.wsgi import app
 
 
@@ -28,7 +29,8 @@ def run_gunicorn(host: str, port: int, workers: int) -> None:
             "bind": f"{host}:{port}",
             "workers": workers,
             "threads": 4,
-            "accesslog": "-",
-            "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(L)ss',
+            # The app logs each request (JSON, endpoint name, no URL); see service/gunicorn_conf.py.
+            "logger_class": GunicornLogger,
+            "child_exit": child_exit,
         }
     ).run()

@@ -30,6 +30,8 @@ from service.context import Services
 from service.jobs.models import Job, JobStatus, WorkerHeartbeat
 from service.jobs.queue import WAKEUP_CHANNEL
 from service.jobs.runner import run_due_jobs
+from service.logging_setup import bind
+from service.retention.jobs import schedule_daily_disposal
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ class Worker:
         if time.monotonic() - self._last_schedule >= self.schedule_every:
             self._last_schedule = time.monotonic()
             done += offer_yearly_conversations(self.services)
+            done += schedule_daily_disposal(self.services)  # gallring, once a night
         self._heartbeat()
         return done
 
@@ -89,7 +92,12 @@ class Worker:
         return max(0.0, min(self.poll_max, (due - clock.now()).total_seconds()))
 
     def run(self) -> None:
-        log.info("worker started", extra={"worker": self.worker_id})
+        # Its lines say "worker" even on a thread of `trygg serve`'s web server process.
+        with bind(component="worker", worker=self.worker_id):
+            self._run()
+
+    def _run(self) -> None:
+        log.info("worker started")
         listener = self._listen()
         try:
             while not self.stop_event.is_set():

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import os
 
 # Cheap argon2 parameters for the many test logins (set before the hasher is built).
 os.environ.setdefault("TRYGG_TEST_FAST_HASHES", "1")
+# A field key for this test process (never instance/field_keys); subprocesses inherit it.
+os.environ.setdefault("TRYGG_FIELD_KEYS", base64.urlsafe_b64encode(os.urandom(32)).decode())
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -44,6 +47,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         processes_dir=PROJECT_ROOT / "processes",
         forms_dir=PROJECT_ROOT / "forms",
         session_cookie_secure=False,
+        attachments_dir=tmp_path / "attachments",
     )
 
 

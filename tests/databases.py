@@ -23,6 +23,7 @@ from service.db import Database
 from service.definitions.catalog import sync_from_files
 from service.migrate import upgrade
 from service.people.demo import load_demo_data
+from tests.totp import enrol_demo_users
 
 _counter = itertools.count()
 
@@ -39,6 +40,7 @@ def _prepare(url: str) -> None:
         with database.transaction() as session:
             sync_from_files(session, PROJECT_ROOT / "processes", PROJECT_ROOT / "forms")
             load_demo_data(session)
+            enrol_demo_users(session)  # sakerhet, sakerhetschef, tib: the test TOTP secret
     finally:
         database.engine.dispose()
 

@@ -6,6 +6,7 @@ result to keep: zero unexpected allows (and no unexpected refusals).
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,10 +16,14 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.casenotes.attachments import add_attachment
+from service.casenotes.storage import AttachmentStore
+from service.cases.models import ProcessInstance
 from service.context import Services
 from service.jobs.queue import enqueue
 from service.notify.models import Notification
 from service.people.models import Person, User
+from service.secrecy.release import decide, release_fields
 from service.tasks.models import HumanTask
 from tests import incident_data as answers
 from tests.test_incident_routine import report_incident
@@ -48,6 +53,14 @@ REPORTERS = frozenset(
 # Who may see Anna's incident (she reported danger: the TiB has a task in it).
 CASE_VIEWERS = frozenset({"anna", "kansli.fp", "sakerhet", "sakerhetschef", "tib"})
 SECURITY = frozenset({"sakerhet", "sakerhetschef"})
+LEAD = frozenset({"sakerhetschef"})
+# The smallest valid PNG (1×1, transparent): an evidence file for the upload routes.
+PNG_BYTES = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+POLICE_SUMMARY = CASE_VIEWERS - {"tib"}
+STATISTICS = SECURITY | {"kansli.fp", "kansli.gp", "namnd"}
 
 
 @dataclass(frozen=True)
@@ -66,13 +79,27 @@ class World:
     anna_person: int
     notification: int
     job: int
+    # Evidence files in the case: one for everyone in it, one for the security department only.
+    attachment: int = 0
+    secret_attachment: int = 0
+    # The party office's support task in the case, and the one party office user who may hold it.
+    party_task: int = 0
+    fp_office: int = 0
+    # A user outside ACTORS whose second factor the administrator resets (signs them out).
+    bystander: int = 0
+    # A release decision (utlämnande) on the case, for its printout.
+    release_decision: int = 0
 
 
 RULES: dict[str, list[Rule]] = {
     "home.index": [Rule("GET", lambda w: "/", SIGNED_IN)],
     "home.administration": [Rule("GET", lambda w: "/administration", frozenset({"admin"}))],
     "home.processes": [Rule("GET", lambda w: "/processes", frozenset({"designer"}))],
-    "home.healthz": [Rule("GET", lambda w: "/healthz", EVERYONE)],
+    # Operators' probes: no personal data, no sign-in; /metrics answers the
+    # loopback address (the test client's) when no token is set.
+    "health.healthz": [Rule("GET", lambda w: "/healthz", EVERYONE)],
+    "health.readyz": [Rule("GET", lambda w: "/readyz", EVERYONE)],
+    "health.metrics": [Rule("GET", lambda w: "/metrics", EVERYONE)],
     "admin.jobs": [Rule("GET", lambda w: "/administration/jobs", frozenset({"admin"}))],
     "admin.retry_job": [
         Rule(
@@ -100,6 +127,24 @@ RULES: dict[str, list[Rule]] = {
         )
     ],
     "people.list_tasks": [Rule("GET", lambda w: "/api/v1/tasks", CASE_WORKERS)],
+    "people.claim_task": [
+        Rule(
+            "POST",
+            lambda w: f"/api/v1/tasks/{w.party_task}/claim",
+            frozenset({"kansli.fp"}),
+            lambda w: {},
+            json=True,
+        )
+    ],
+    "people.unclaim_task": [
+        Rule(
+            "POST",
+            lambda w: f"/api/v1/tasks/{w.party_task}/unclaim",
+            frozenset({"kansli.fp"}),
+            lambda w: {},
+            json=True,
+        )
+    ],
     "people.read_task": [Rule("GET", lambda w: f"/api/v1/tasks/{w.security_task}", SECURITY)],
     "people.complete": [
         Rule(
@@ -112,6 +157,52 @@ RULES: dict[str, list[Rule]] = {
     ],
     "cases.index": [Rule("GET", lambda w: "/cases", CASE_WORKERS)],
     "cases.detail": [Rule("GET", lambda w: f"/cases/{w.case_id}", CASE_VIEWERS)],
+    "casenotes.comment": [
+        Rule(
+            "POST",
+            lambda w: f"/cases/{w.case_id}/comments",
+            CASE_VIEWERS,
+            lambda w: {"body": "Ringde upp, allt lugnt.", "visibility": "case"},
+        )
+    ],
+    "casenotes.upload": [
+        Rule(
+            "POST",
+            lambda w: f"/cases/{w.case_id}/attachments",
+            CASE_VIEWERS,
+            lambda w: {"file": (io.BytesIO(PNG_BYTES), "skarmbild.png"), "visibility": "case"},
+        )
+    ],
+    # A security-only file: 404 for everyone else in the case (its existence is not told).
+    "casenotes.download": [
+        Rule(
+            "GET",
+            lambda w: f"/cases/{w.case_id}/attachments/{w.attachment}",
+            CASE_VIEWERS,
+        ),
+        Rule(
+            "GET",
+            lambda w: f"/cases/{w.case_id}/attachments/{w.secret_attachment}",
+            SECURITY,
+        ),
+    ],
+    "diagram.case_diagram": [
+        Rule("GET", lambda w: f"/cases/{w.case_id}/diagram.bpmn", CASE_VIEWERS)
+    ],
+    "diagram.process_diagram": [
+        Rule("GET", lambda w: "/processes/incident/diagram.bpmn", frozenset({"designer"}))
+    ],
+    # The summary for the police: the official concerned, their party office, the
+    # security department; not the TiB, who sees the case through its own task.
+    "police.page": [Rule("GET", lambda w: f"/cases/{w.case_id}/police-summary", POLICE_SUMMARY)],
+    "police.pdf": [Rule("GET", lambda w: f"/cases/{w.case_id}/police-summary.pdf", POLICE_SUMMARY)],
+    # Reports: the compliance view is the security department's; the statistics also the
+    # party offices' (own party) and the administrations' (the whole city), small counts hidden.
+    "reports.compliance": [Rule("GET", lambda w: "/reports/compliance", SECURITY)],
+    "reports.compliance_csv": [Rule("GET", lambda w: "/reports/compliance.csv", SECURITY)],
+    "reports.compliance_pdf": [Rule("GET", lambda w: "/reports/compliance.pdf", SECURITY)],
+    "reports.statistics": [Rule("GET", lambda w: "/reports/statistics", STATISTICS)],
+    "reports.statistics_csv": [Rule("GET", lambda w: "/reports/statistics.csv", STATISTICS)],
     "cases.report": [Rule("GET", lambda w: "/report", REPORTERS)],
     "cases.catalogue": [Rule("GET", lambda w: "/start", CASE_WORKERS)],
     "cases.choose": [
@@ -130,6 +221,30 @@ RULES: dict[str, list[Rule]] = {
         ),
     ],
     "tasks.inbox": [Rule("GET", lambda w: "/inbox", CASE_WORKERS)],
+    # Claims run in this order on the party office's task: claimed (API), given back
+    # (API), claimed (web), offered to its holder again (400), given back (web).
+    "tasks.claim": [
+        Rule(
+            "POST", lambda w: f"/tasks/{w.party_task}/claim", frozenset({"kansli.fp"}), lambda w: {}
+        )
+    ],
+    "tasks.unclaim": [
+        Rule(
+            "POST",
+            lambda w: f"/tasks/{w.party_task}/unclaim",
+            frozenset({"kansli.fp"}),
+            lambda w: {},
+        )
+    ],
+    "tasks.reassign": [
+        Rule("GET", lambda w: f"/tasks/{w.party_task}/reassign", frozenset({"sakerhetschef"})),
+        Rule(
+            "POST",
+            lambda w: f"/tasks/{w.party_task}/reassign",
+            frozenset({"sakerhetschef"}),
+            lambda w: {"to_user": w.fp_office, "reason": "workload"},
+        ),
+    ],
     "tasks.task": [
         Rule("GET", lambda w: f"/tasks/{w.security_task}", SECURITY),
         Rule(
@@ -145,9 +260,78 @@ RULES: dict[str, list[Rule]] = {
     ],
     "notify.read_all": [Rule("POST", lambda w: "/notifications/read-all", SIGNED_IN, lambda w: {})],
     "auth.login": [Rule("GET", lambda w: "/login", EVERYONE)],
+    # The code step exists only half-way through a password sign-in: without
+    # one, the anonymous are sent to /login and the signed-in home (a 302 each).
+    "second_factor.verify": [
+        Rule("GET", lambda w: "/login/totp", SIGNED_IN),
+        Rule("POST", lambda w: "/login/totp", SIGNED_IN, lambda w: {"code": "000000"}),
+    ],
+    "second_factor.enrol": [
+        Rule("GET", lambda w: "/login/totp/enrol", SIGNED_IN),
+        Rule("POST", lambda w: "/login/totp/enrol", SIGNED_IN, lambda w: {"code": "000000"}),
+    ],
+    "second_factor.reset": [
+        Rule(
+            "POST",
+            lambda w: f"/administration/users/{w.bystander}/second-factor/reset",
+            frozenset({"admin"}),
+            lambda w: {},
+        )
+    ],
+    # A wrong current password: 400 for everyone signed in, nothing changed.
+    "account.password": [
+        Rule("GET", lambda w: "/account/password", SIGNED_IN),
+        Rule(
+            "POST",
+            lambda w: "/account/password",
+            SIGNED_IN,
+            lambda w: {
+                "current_password": "not the password",
+                "new_password": "ett nytt långt lösenord",
+                "new_password_again": "ett nytt långt lösenord",
+            },
+        ),
+    ],
     "auth.logout": [Rule("POST", lambda w: "/logout", SIGNED_IN, lambda w: {})],
     "auth.language": [Rule("POST", lambda w: "/language", EVERYONE, lambda w: {"lang": "sv"})],
+    # Single sign-on is off in the embedded default: its routes answer 404 to everyone
+    # (with it on, tests/test_sso.py walks them against a real provider).
+    "sso.start": [Rule("GET", lambda w: "/login/sso", frozenset())],
+    "sso.callback": [Rule("GET", lambda w: "/login/sso/callback?code=x&state=y", frozenset())],
     "static": [Rule("GET", lambda w: "/static/site.css", EVERYONE)],
+    # Data protection: the security lead only. Erasure without the confirmation is a 400
+    # (nothing erased); the legal hold is really set.
+    "privacy.index": [Rule("GET", lambda w: "/privacy", LEAD)],
+    "privacy.retention": [Rule("GET", lambda w: "/privacy/retention", LEAD)],
+    "privacy.subject": [
+        Rule("GET", lambda w: f"/privacy/people/{w.anna_person}", LEAD),
+        Rule("GET", lambda w: f"/privacy/accounts/{w.fp_office}", LEAD),
+    ],
+    "privacy.export_page": [Rule("GET", lambda w: f"/privacy/people/{w.anna_person}/export", LEAD)],
+    "privacy.export_json": [
+        Rule("GET", lambda w: f"/privacy/people/{w.anna_person}/export.json", LEAD)
+    ],
+    "privacy.erase": [
+        Rule("GET", lambda w: f"/privacy/people/{w.anna_person}/erase", LEAD),
+        Rule("POST", lambda w: f"/privacy/people/{w.anna_person}/erase", LEAD, lambda w: {}),
+    ],
+    "privacy.legal_hold": [
+        Rule("GET", lambda w: f"/cases/{w.case_id}/legal-hold", LEAD),
+        Rule(
+            "POST",
+            lambda w: f"/cases/{w.case_id}/legal-hold",
+            LEAD,
+            lambda w: {"reason": "Mål B 1234-26 vid Stockholms tingsrätt"},
+        ),
+    ],
+    # Utlämnande with the secret answers masked: the security department.
+    "release.release": [
+        Rule("GET", lambda w: f"/cases/{w.case_id}/release", SECURITY),
+        Rule("POST", lambda w: f"/cases/{w.case_id}/release", SECURITY, lambda w: {}),
+    ],
+    "release.printout": [
+        Rule("GET", lambda w: f"/cases/{w.case_id}/releases/{w.release_decision}", SECURITY)
+    ],
 }
 # tasks.task POST as the security user is a real completion (tested elsewhere);
 # here every POST with bad data must be refused for outsiders and answered
@@ -170,7 +354,53 @@ def _world(services: Services, session: Session, browser: Callable[[str | None],
     job.status = "dead"
     session.commit()
     assert security_task and anna and note
-    return World(case_id, security_task, anna, note, job.id)
+    world = World(case_id, security_task, anna, note, job.id)
+    world.party_task = (
+        session.scalar(
+            select(HumanTask.id).where(
+                HumanTask.instance_id == case_id, HumanTask.bpmn_id == "party_support"
+            )
+        )
+        or 0
+    )
+    world.fp_office = session.scalar(select(User.id).where(User.username == "kansli.fp")) or 0
+    assert world.party_task and world.fp_office
+    world.bystander = session.scalar(select(User.id).where(User.username == "bertil")) or 0
+    _add_attachments(services, session, world)
+    world.release_decision = _release_decision(services, session, world)
+    return world
+
+
+def _release_decision(services: Services, session: Session, world: World) -> int:
+    instance = session.get(ProcessInstance, world.case_id)
+    security = session.scalar(select(User).where(User.username == "sakerhet"))
+    assert instance is not None and security is not None
+    fields = release_fields(services, session, instance)
+    decision = decide(session, security, instance, fields, None, {})
+    session.commit()
+    return decision.id
+
+
+def _add_attachments(services: Services, session: Session, world: World) -> None:
+    instance = session.get(ProcessInstance, world.case_id)
+    security = session.scalar(select(User).where(User.username == "sakerhet"))
+    assert instance is not None and security is not None
+    store = AttachmentStore(services.settings.attachments_dir)
+    for level in ("case", "security"):
+        added = add_attachment(
+            session,
+            store,
+            security,
+            instance,
+            file_name="hot.png",
+            content=PNG_BYTES,
+            visibility=level,
+            description=None,
+        )
+        if level == "case":
+            world.attachment = added.id
+        else:
+            world.secret_attachment = added.id
 
 
 def _call(client: Browser, rule: Rule, world: World) -> int:

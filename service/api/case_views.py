@@ -36,6 +36,9 @@ from service.api.schemas import (
 )
 from service.audit.service import record
 from service.auth import policy
+from service.casenotes.attachments import attachments_visible_to
+from service.casenotes.comments import comments_visible_to
+from service.casenotes.timeline import visible_history
 from service.cases import queries
 from service.cases.models import ProcessInstance
 from service.cases.service import (
@@ -51,6 +54,8 @@ from service.definitions.models import ProcessDefinition
 from service.errors import N_, Forbidden, NotFound
 from service.formdefs import FormDef
 from service.people.models import Person, User
+from service.tasks import claims
+from service.tasks.claims import TaskTaken, load_task_for_viewing
 from service.tasks.models import HumanTask, TaskStatus
 from service.tasks.queries import open_tasks_for, tasks_of_case
 from service.web.form_view import display_value, option_sources
@@ -231,6 +236,10 @@ def _task_document(me: User, task: HumanTask) -> dict[str, Any]:
         "due_at": task.due_at,
         "completed_at": task.completed_at,
         "assigned_to_me": task.assignee_id == me.id,
+        "assignee": task.assignee.display_name if task.assignee is not None else None,
+        "claimed_at": task.claimed_at,
+        "priority": task.priority,
+        "workable": task.status == TaskStatus.OPEN.value and policy.can_work_task(me, task),
     }
 
 
@@ -279,12 +288,13 @@ def read_task(task_id: int) -> dict[str, Any]:
     """A task, with the form to complete it: fields, types, choices, required, labels"""
     me = access.person()
     session = db()
-    task = load_task_for_work(session, me, task_id)
+    task = load_task_for_viewing(session, me, task_id)
     instance = task.instance
     form = services().definitions.form(instance.definition, task.form_id) if task.form_id else None
     prefill: dict[str, Any] = {}
     if task.status == TaskStatus.OPEN.value:
-        if form is not None:
+        # What the case already holds is for whoever may do the task, not a colleague's.
+        if form is not None and policy.can_work_task(me, task):
             prefill = _prefill(form, services().load_case(instance).data())
         record(session, me, "task.viewed", instance_id=task.instance_id, human_task_id=task.id)
     document = {
@@ -319,7 +329,10 @@ def complete(task_id: int) -> dict[str, Any]:
     """
     me = access.person()
     session = db()
-    task = load_task_for_work(session, me, task_id)
+    try:
+        task = load_task_for_work(session, me, task_id)
+    except TaskTaken as taken:
+        raise _taken(taken) from None
     if task.status != TaskStatus.OPEN.value:
         raise ApiProblem(409, "The task is already done. Someone else may have finished it first.")
     body = load_body(CompleteTaskSchema)
@@ -330,7 +343,76 @@ def complete(task_id: int) -> dict[str, Any]:
         done = complete_task(services(), session, me, task_id, submitted)
     except FormInvalid as invalid:
         raise invalid_answers(invalid.errors) from None
+    except TaskTaken as taken:
+        raise _taken(taken) from None
     document = _task_document(me, done)
+    _commit(session)
+    return document
+
+
+def _taken(taken: TaskTaken) -> ApiProblem:
+    return ApiProblem(
+        409,
+        f"{taken.holder} has taken the task, so only they can do it now. "
+        "If it needs to move, the security lead can reassign it.",
+    )
+
+
+@operation(
+    bp,
+    f"/tasks/<{ID}:task_id>/claim",
+    "POST",
+    auth=Auth.SESSION_CSRF,
+    answer=Answer(200, TaskSchema, "The task is yours (it already was: nothing changed)."),
+    errors=(400, 401, 403, 404, 409, 503),
+    parameters=[TASK_PARAMETER],
+    error_details={
+        403: "The task is not your group's.",
+        409: "Someone else has the task (the detail names them), or it is already done.",
+    },
+)
+def claim_task(task_id: int) -> dict[str, Any]:
+    """Take a group task, so that only you do it and your group sees that you have it
+
+    As the web's "Ta uppgiften". Of two people claiming at the same moment, one
+    gets the task and the other a 409 naming who has it.
+    """
+    me = access.person()
+    session = db()
+    try:
+        claims.claim(session, me, task_id)
+    except TaskTaken as taken:
+        raise _taken(taken) from None
+    document = _task_document(me, load_task_for_viewing(session, me, task_id))
+    _commit(session)
+    return document
+
+
+@operation(
+    bp,
+    f"/tasks/<{ID}:task_id>/unclaim",
+    "POST",
+    auth=Auth.SESSION_CSRF,
+    answer=Answer(200, TaskSchema, "The task is back with your group (or already was)."),
+    errors=(400, 401, 403, 404, 409, 503),
+    parameters=[TASK_PARAMETER],
+    error_details={
+        403: "The task is not yours or your group's.",
+        409: "Someone else has the task, it is already done, or it is an official's own.",
+    },
+)
+def unclaim_task(task_id: int) -> dict[str, Any]:
+    """Give a task you have back to your group, for anyone in it to take
+
+    As the web's "Lämna tillbaka". An elected official's own task cannot be given back.
+    """
+    me = access.person()
+    session = db()
+    try:
+        claims.unclaim(session, me, task_id)
+    except TaskTaken as taken:
+        raise _taken(taken) from None
+    document = _task_document(me, load_task_for_viewing(session, me, task_id))
     _commit(session)
     return document
 
@@ -405,15 +487,17 @@ CASE_PARAMETER = path_parameter("case_id", "The case.", 1)
     error_details={403: "You may not see this case."},
 )
 def read_case(case_id: int) -> dict[str, Any]:
-    """A case and its timeline: completed steps with their answers, and the audit history
+    """A case and its timeline: completed steps with their answers, comments, files and history
 
     Answers a field's visible_to keeps from your roles are left out, as on the
-    case page. Reading a case is recorded in its audit trail.
+    case page; so are comments and files written for a circle you are not in
+    (and their rows in the history). Reading a case is recorded in its audit trail.
     """
     me = access.person()
     session = db()
     instance = queries.case_for_viewing(session, me, case_id)
     record(session, me, "case.viewed", instance_id=instance.id)
+    attachments = attachments_visible_to(session, me, instance.id)
     subject = instance.subject
     document = {
         "id": instance.id,
@@ -454,7 +538,36 @@ def read_case(case_id: int) -> dict[str, Any]:
                 "action": event.action,
                 "task": _text_or_none(event.details.get("task")),
             }
-            for event in queries.history(session, instance.id)
+            for event in visible_history(
+                queries.history(session, instance.id), me, {a.id for a in attachments}
+            )
+        ],
+        "comments": [
+            {
+                "id": c.id,
+                "at": c.created_at,
+                "author": c.author.display_name,
+                "visibility": c.visibility,
+                "body": c.body,
+            }
+            for c in comments_visible_to(session, me, instance.id)
+        ],
+        "attachments": [
+            {
+                "id": a.id,
+                "at": a.created_at,
+                "added_by": a.uploaded_by.display_name,
+                "visibility": a.visibility,
+                "name": a.original_name,
+                "media_type": a.media_type,
+                "size": a.size,
+                "sha256": a.sha256,
+                "description": a.description,
+                "download": url_for(
+                    "casenotes.download", instance_id=instance.id, attachment_id=a.id
+                ),
+            }
+            for a in attachments
         ],
     }
     _commit(session)

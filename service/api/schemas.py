@@ -186,6 +186,17 @@ class TaskSchema(Schema):
     due_at = _when("When it should be done.", nullable=True)
     completed_at = _when("When it was done.", nullable=True)
     assigned_to_me = fields.Boolean(required=True)
+    assignee = _nullable_text("Who has the task (claimed or given it); null while nobody has.")
+    claimed_at = _when("When the one who has it took it or was given it.", nullable=True)
+    priority = fields.Integer(
+        required=True,
+        validate=validate.OneOf((1, 2, 3)),
+        metadata={"description": "1 urgent (danger ongoing), 2 high (high risk), 3 normal."},
+    )
+    workable = fields.Boolean(
+        required=True,
+        metadata={"description": "Whether you may do it now (false while a colleague has it)."},
+    )
 
 
 class TaskDetailSchema(TaskSchema):
@@ -259,6 +270,39 @@ class HistoryEntrySchema(Schema):
     task = _nullable_text("The step it concerned.")
 
 
+NOTE_LEVELS = ("case", "security_party", "security")
+
+
+class CommentSchema(Schema):
+    id = fields.Integer(required=True)
+    at = _when("When it was written.")
+    author = fields.String(required=True)
+    visibility = fields.String(
+        required=True,
+        validate=validate.OneOf(NOTE_LEVELS),
+        metadata={
+            "description": "case: everyone in the case; security_party: the security "
+            "department and the party office; security: the security department only."
+        },
+    )
+    body = fields.String(required=True)
+
+
+class AttachmentSchema(Schema):
+    id = fields.Integer(required=True)
+    at = _when("When it was added.")
+    added_by = fields.String(required=True)
+    visibility = fields.String(required=True, validate=validate.OneOf(NOTE_LEVELS))
+    name = fields.String(required=True, metadata={"description": "The file's (cleaned) name."})
+    media_type = fields.String(required=True, metadata={"description": "Detected from content."})
+    size = fields.Integer(required=True, metadata={"description": "Bytes."})
+    sha256 = fields.String(required=True)
+    description = _nullable_text("What the file shows.")
+    download = fields.String(
+        required=True, metadata={"description": "Where to download it (signed in, audited)."}
+    )
+
+
 class CaseSchema(Schema):
     id = fields.Integer(required=True)
     process_id = fields.String(required=True)
@@ -281,6 +325,16 @@ class CaseSchema(Schema):
         fields.Nested(HistoryEntrySchema),
         required=True,
         metadata={"description": "The audit trail of the case."},
+    )
+    comments = fields.List(
+        fields.Nested(CommentSchema),
+        required=True,
+        metadata={"description": "Only the comments your roles may read."},
+    )
+    attachments = fields.List(
+        fields.Nested(AttachmentSchema),
+        required=True,
+        metadata={"description": "Only the files your roles may read."},
     )
 
 

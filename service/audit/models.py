@@ -20,8 +20,11 @@ class AuditEvent(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     action: Mapped[str] = mapped_column(String(50))
-    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
-    human_task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"))
+    # Plain ids, not foreign keys: the trail outlives what it is about. A case
+    # disposed of under its retention rule (service/retention) keeps its events,
+    # which hold ids, field names and outcomes, never what anyone wrote.
+    instance_id: Mapped[int | None]
+    human_task_id: Mapped[int | None]
     # Field names, ids and outcomes only: never the values a person typed.
     details: Mapped[dict[str, Any]]
 

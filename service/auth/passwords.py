@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import unicodedata
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,11 +20,21 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    # NFKC (NIST 800-63B): "é" typed as one character or as e + accent is one password.
+    return _hasher.hash(unicodedata.normalize("NFKC", password))
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
+    normalised = unicodedata.normalize("NFKC", password)
+    ok: bool
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        ok = _hasher.verify(stored_hash or _DUMMY_HASH, normalised)
     except (VerificationError, InvalidHashError):
-        return False
+        ok = False
+    if not ok and normalised != password and stored_hash is not None:
+        # A password set before normalisation was stored as typed.
+        try:
+            ok = _hasher.verify(stored_hash, password)
+        except (VerificationError, InvalidHashError):
+            ok = False
+    return ok and stored_hash is not None

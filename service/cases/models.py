@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from service.crypto.types import EncryptedText
 from service.db import Base, utcnow
 from service.definitions.models import ProcessDefinition
 from service.people.models import Person, User
@@ -51,8 +52,9 @@ class ProcessInstance(Base):
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     on_behalf: Mapped[bool] = mapped_column(default=False)
     # The engine's own JSON (SpiffWorkflow serializer format 1.5). Kept as
-    # text: it is opaque to the service and never queried into.
-    state: Mapped[str] = mapped_column(Text)
+    # text: it is opaque to the service and never queried into. Encrypted at
+    # rest: every answer of the case (addresses, threats, crisis notes) is in it.
+    state: Mapped[str] = mapped_column(EncryptedText)
     lock_version: Mapped[int] = mapped_column(default=1)
     next_wakeup: Mapped[datetime | None]
     error_message: Mapped[str | None] = mapped_column(Text)

@@ -21,6 +21,7 @@ from service.notify.service import notify_request
 from service.people.models import Organisation, Party, Role, User
 from service.tasks.due import due_from
 from service.tasks.models import HumanTask, TaskStatus
+from service.tasks.priority import priority_for
 
 if TYPE_CHECKING:
     from service.cases.service import CaseStarter
@@ -154,7 +155,12 @@ def sync_human_tasks(
     handle: WorkflowHandle,
     completed_uuid: str | None = None,
 ) -> None:
-    """Make the open human-task rows match the workflow's READY user tasks."""
+    """Make the open human-task rows match the workflow's READY user tasks.
+
+    An official's task is assigned to the official when it is created; group
+    tasks start unassigned until someone claims them. Every open task gets the
+    case's priority (service/tasks/priority.py), again each time the case moves.
+    """
     ready = {t.uuid: t for t in handle.ready_user_tasks()}
     open_rows = list(
         session.scalars(
@@ -164,15 +170,18 @@ def sync_human_tasks(
         )
     )
     now = utcnow()
+    data = handle.data()
+    priority = priority_for(data).value
     for row in open_rows:
         if row.task_uuid not in ready and row.task_uuid != completed_uuid:
             row.status = TaskStatus.CANCELLED.value
             row.completed_at = now
+        elif row.priority != priority:
+            row.priority = priority
     known = {row.task_uuid for row in open_rows}
     new = [t for uuid, t in ready.items() if uuid not in known]
     if not new:
         return
-    data = handle.data()
     party = _valid_id(session, Party, data.get(PARTY_VARIABLE)) or instance.party_id
     rows = []
     for task in new:
@@ -191,6 +200,7 @@ def sync_human_tasks(
             status=TaskStatus.OPEN.value,
             created_at=now,
             due_at=task.deadline or due_from(now, task.due_in),
+            priority=priority,
         )
         session.add(row)
         rows.append(row)

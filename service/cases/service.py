@@ -28,6 +28,7 @@ from service.errors import N_, Conflict, Forbidden, InvalidInput, NotFound
 from service.formdefs import FieldError, FormDef, validate_submission
 from service.formdefs.validation import FormInput
 from service.people.models import Organisation, Party, Person, Role, User
+from service.tasks.claims import ALREADY_DONE, check_workable, take_for_completion
 from service.tasks.models import HumanTask, TaskStatus
 
 MAX_LINK_DEPTH = 5  # a model whose cases start each other in a ring stops here
@@ -309,12 +310,8 @@ def load_task_for_work(session: Session, user: User, task_id: int) -> HumanTask:
     task = session.get(HumanTask, task_id)
     if task is None:
         raise NotFound(N_("The task does not exist."))
-    if not policy.can_work_task(user, task):
-        raise Forbidden(N_("The task is not yours or your group's."))
+    check_workable(user, task)  # 403 outside the group; 409 naming the colleague who has it
     return task
-
-
-ALREADY_DONE = N_("The task is already done. Someone else may have finished it first.")
 
 
 def complete_task(
@@ -328,14 +325,16 @@ def complete_task(
     if task.status != TaskStatus.OPEN.value:
         raise Conflict(ALREADY_DONE)
     instance = lock_instance(session, task.instance_id)
-    # Re-read the task's status under the lock: a concurrent request may have finished it.
-    session.refresh(task, ["status"])
+    # Re-read the task under the lock: a concurrent request may have finished or taken it.
+    session.refresh(task, ["status", "assignee_id", "assignee"])
     if task.status != TaskStatus.OPEN.value:
         raise Conflict(ALREADY_DONE)
     data: dict[str, Any] = {}
     if task.form_id:
         form = services.definitions.form(instance.definition, task.form_id)
         data = validate_form(session, form, submitted)
+    # After validating: a form sent back with errors must not have taken the task.
+    take_for_completion(session, user, task)
     try:
         handle = services.load_case(instance)
         services.runner.complete_task(handle, task.task_uuid, data)

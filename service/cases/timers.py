@@ -18,6 +18,8 @@ from service.cases.service import CaseStarter
 from service.context import Services
 from service.db import utcnow
 from service.engine import ScriptError
+from service.logging_setup import bind
+from service.metrics import observe_timer_lateness
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +47,16 @@ def fire_due_timers(services: Services, now: datetime | None = None, limit: int 
             if instance is None:
                 return fired
             due = instance.next_wakeup
-            try:
-                handle = services.load_case(instance)
-                services.runner.fire_timers(handle)
-            except ScriptError as exc:
-                handle = exc.handle
-            seen.append(instance.id)
-            settle(services, session, None, instance, handle, CaseStarter(services, session, None))
+            with bind(instance_id=instance.id):
+                try:
+                    handle = services.load_case(instance)
+                    services.runner.fire_timers(handle)
+                except ScriptError as exc:
+                    handle = exc.handle
+                seen.append(instance.id)
+                settle(
+                    services, session, None, instance, handle, CaseStarter(services, session, None)
+                )
             record(
                 session,
                 None,
@@ -60,4 +65,7 @@ def fire_due_timers(services: Services, now: datetime | None = None, limit: int 
                 due=due.isoformat() if due else None,
             )
             fired += 1
+            process_id = instance.process_id
+        # After the commit, against the clock now: how late this case's timer really fired.
+        observe_timer_lateness(process_id, due, utcnow())
     return fired

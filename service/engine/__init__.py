@@ -8,7 +8,7 @@ database.
 
 from service.engine.errors import DefinitionError, EngineError, ScriptError
 from service.engine.parsing import ParsedProcess, parse_process
-from service.engine.runtime import ReadyTask, Runner, WorkflowHandle
+from service.engine.runtime import ReadyTask, Runner, Step, StepStates, WorkflowHandle
 
 __all__ = [
     "DefinitionError",
@@ -17,6 +17,8 @@ __all__ = [
     "ReadyTask",
     "Runner",
     "ScriptError",
+    "Step",
+    "StepStates",
     "WorkflowHandle",
     "parse_process",
 ]

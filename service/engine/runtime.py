@@ -20,7 +20,17 @@ from typing import Any
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins import UserTaskMixin
+from SpiffWorkflow.bpmn.specs.mixins import (
+    ExclusiveGatewayMixin,
+    InclusiveGatewayMixin,
+    ParallelGatewayMixin,
+    UserTaskMixin,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent, ThrowingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import (
+    BoundaryEvent,
+    EventBasedGateway,
+)
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.specs.Join import Join
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -55,6 +65,41 @@ class ReadyTask:
     due_in: str | None
     # When a deadline timer on the task (a boundary timer) will fire: the real due time.
     deadline: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One BPMN element of a case's diagram: what the case page marks and lists."""
+
+    bpmn_id: str
+    name: str | None
+    kind: str  # "task", "event" or "gateway"
+
+
+@dataclass(frozen=True)
+class StepStates:
+    """Where a case is now (waiting for a person or an event) and what it has done, in order."""
+
+    current: tuple[Step, ...]
+    finished: tuple[Step, ...]
+
+
+_GATEWAYS = (ExclusiveGatewayMixin, InclusiveGatewayMixin, ParallelGatewayMixin, EventBasedGateway)
+_NOW = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+
+
+def _step(spec: Any) -> Step | None:
+    """The element behind a task spec; None for the engine's own specs (no BPMN id)."""
+    bpmn_id = getattr(spec, "bpmn_id", None)
+    if not bpmn_id:
+        return None
+    if isinstance(spec, _GATEWAYS):
+        kind = "gateway"
+    elif isinstance(spec, (CatchingEvent, ThrowingEvent)):
+        kind = "event"
+    else:
+        kind = "task"
+    return Step(bpmn_id=str(bpmn_id), name=getattr(spec, "bpmn_name", None) or None, kind=kind)
 
 
 PACKED = "z1:"  # zlib, then base64: the task tree shrinks about fivefold
@@ -177,6 +222,36 @@ class WorkflowHandle:
             if target and parent is not None:
                 steps.add((parent.task_spec.bpmn_id, target))
         return steps
+
+    def step_states(self) -> StepStates:
+        """The elements the case waits in now and those it has completed, each once, in order.
+
+        Current: tasks and events waiting for a person, a timer or a message
+        (or stopped by an error). A boundary event waiting on its task is part
+        of that task, and a gateway waiting for its other branches is not a
+        step anyone takes, so neither counts as current. An element done
+        before and waiting again (a loop) is current only.
+        """
+        current: dict[str, tuple[float, Step]] = {}
+        finished: dict[str, tuple[float, Step]] = {}
+        for task in self.workflow.get_tasks(state=_NOW | TaskState.COMPLETED):
+            spec = task.task_spec
+            step = _step(spec)
+            if step is None:
+                continue
+            when = float(task.last_state_change)
+            if task.state == TaskState.COMPLETED:
+                if when >= finished.get(step.bpmn_id, (0.0, step))[0]:
+                    finished[step.bpmn_id] = (when, step)
+            elif step.kind != "gateway" and not isinstance(spec, BoundaryEvent):
+                current[step.bpmn_id] = (when, step)
+        for bpmn_id in current:
+            finished.pop(bpmn_id, None)
+
+        def in_order(found: dict[str, tuple[float, Step]]) -> tuple[Step, ...]:
+            return tuple(step for _when, step in sorted(found.values(), key=lambda p: p[0]))
+
+        return StepStates(current=in_order(current), finished=in_order(finished))
 
     def error_tasks(self) -> list[str]:
         return [t.task_spec.bpmn_id for t in self.workflow.get_tasks(state=TaskState.ERROR)]

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from service.secrecy.grounds import GROUNDS
+
 DEFAULT_MAX_LENGTH = 10_000
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 FORBIDDEN_NAMES = frozenset({"typename"})
@@ -21,6 +23,11 @@ WIDGETS = {
 }
 DEFAULT_WIDGET = {"string": "text", "integer": "number", "boolean": "yesno", "array": "checkboxes"}
 FORMAT_WIDGET = {"date": "date", "date-time": "datetime", "time": "time", "email": "email"}
+# Every key a ui.fields entry may have: an unknown one (a misspelt "secret") is
+# refused rather than ignored, since an ignored secrecy mark would be released.
+UI_KEYS = frozenset(
+    {"label", "help", "widget", "options", "options_source", "show_if", "visible_to", "secret"}
+)
 
 
 class FormDefinitionError(ValueError):
@@ -62,6 +69,9 @@ class FieldDef:
     show_if: ShowIf | None
     # Roles that may read the answer afterwards (None: everyone who sees the case).
     visible_to: frozenset[str] | None = None
+    # The secrecy provision the answer falls under (service/secrecy/grounds.py), e.g.
+    # "OSL 18 kap. 8 §": masked when the case is released (utlämnande).
+    secret: str | None = None
 
     def readable_by(self, roles: frozenset[str]) -> bool:
         return self.visible_to is None or bool(self.visible_to & roles)
@@ -109,6 +119,9 @@ def _field(form_id: str, name: str, prop: Any, ui: Any, required: bool) -> Field
         )
     if not isinstance(prop, dict) or not isinstance(ui, dict):
         raise _fail(form_id, where, "needs a schema property and a ui.fields entry (objects)")
+    unknown = sorted(set(ui) - UI_KEYS)
+    if unknown:
+        raise _fail(form_id, where, f"unknown ui keys {unknown}; allowed are {sorted(UI_KEYS)}")
     ftype = prop.get("type")
     if ftype not in WIDGETS:
         raise _fail(form_id, where, f"type {ftype!r} is not supported; use {sorted(WIDGETS)}")
@@ -153,6 +166,13 @@ def _field(form_id: str, name: str, prop: Any, ui: Any, required: bool) -> Field
         not isinstance(visible_to, list) or not set(visible_to) <= ROLE_IDS or not visible_to
     ):
         raise _fail(form_id, where, f"visible_to must list role ids from {sorted(ROLE_IDS)}")
+    secret = ui.get("secret")
+    if secret is not None and (not isinstance(secret, str) or secret not in GROUNDS):
+        raise _fail(
+            form_id,
+            where,
+            f"secret {secret!r} is not a known secrecy provision; use one of {sorted(GROUNDS)}",
+        )
     max_length = _as_int(prop.get("maxLength"), form_id, where)
     if ftype == "string" and max_length is None:
         max_length = DEFAULT_MAX_LENGTH
@@ -175,6 +195,7 @@ def _field(form_id: str, name: str, prop: Any, ui: Any, required: bool) -> Field
         format=fmt,
         show_if=show_if,
         visible_to=frozenset(visible_to) if visible_to else None,
+        secret=secret,
     )
 
 

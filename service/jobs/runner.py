@@ -8,6 +8,8 @@ from service.context import Services
 from service.db import utcnow
 from service.jobs.models import Job
 from service.jobs.queue import HANDLERS, claim_due_job, record_failure, record_success
+from service.logging_setup import bind
+from service.metrics import observe_job_failure
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,8 @@ def run_due_jobs(services: Services, limit: int = 50) -> int:
                 run = HANDLERS.get(kind)
                 if run is None:
                     raise LookupError(f"no handler for job kind {kind!r}")
-                run(services, session, dict(job.payload))
+                with bind(job_id=job_id, kind=kind):
+                    run(services, session, dict(job.payload))
                 record_success(job, now)
                 session.commit()
             except Exception as exc:  # every failure is the job's, recorded on it
@@ -38,8 +41,16 @@ def run_due_jobs(services: Services, limit: int = 50) -> int:
                     return ran
                 record_failure(failed, error, utcnow())
                 session.commit()
+                observe_job_failure(kind)
+                # The error's type only: an SMTP refusal quotes the recipient's address.
                 log.warning(
-                    "job failed", extra={"job": job_id, "kind": kind, "attempts": failed.attempts}
+                    "job failed",
+                    extra={
+                        "job_id": job_id,
+                        "kind": kind,
+                        "attempts": failed.attempts,
+                        "error_type": type(error).__name__,
+                    },
                 )
             ran += 1
     return ran

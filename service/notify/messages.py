@@ -13,6 +13,7 @@ from service.i18n import TRANSLATIONS_DIR
 
 TOPICS: dict[str, str] = {
     "new_task": N_("You have a new task"),
+    "task_assigned": N_("A task has been assigned to you"),
     "assessment_overdue": N_("An assessment has passed its deadline"),
     "support_overdue": N_("Support to an affected person has passed its deadline"),
     "alarm_not_acknowledged": N_("An alarm has not been acknowledged"),

@@ -60,6 +60,12 @@ def notify_new_task(session: Session, task: HumanTask) -> list[Notification]:
     return _create(session, users, "new_task", "new_task", task.instance_id, task.id)
 
 
+def notify_assigned(session: Session, task: HumanTask, user: User) -> list[Notification]:
+    """The security lead gave ``user`` the task: tell them (in the app and by e-mail)."""
+    users = [user] if user.active else []
+    return _create(session, users, "new_task", "task_assigned", task.instance_id, task.id)
+
+
 def notify_request(
     session: Session, instance: ProcessInstance, to: str, topic: str, kind: str = "escalation"
 ) -> list[Notification]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.db import Base, utcnow
@@ -69,12 +69,19 @@ class Person(Base):
 
 class User(Base):
     __tablename__ = "user_account"
+    # One account per identity at the city's OpenID Connect provider (NULLs for local accounts).
+    __table_args__ = (
+        Index("uq_user_account_oidc_identity", "oidc_issuer", "oidc_subject", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(254))
     password_hash: Mapped[str | None] = mapped_column(String(200))
+    # Sessions carry the epoch they began in; raising it signs the user out
+    # everywhere (password changed, second factor reset).
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     active: Mapped[bool] = mapped_column(default=True)
     # Scope of the roles that have one: the party office's party, the
     # committee's organisation, the official's own person record.
@@ -82,6 +89,14 @@ class User(Base):
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # "local" (password) or "oidc" (single sign-on: roles follow the provider's groups).
+    identity_source: Mapped[str] = mapped_column(
+        String(20), default="local", server_default="local"
+    )
+    oidc_issuer: Mapped[str | None] = mapped_column(String(500))
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))
+    # May sign in with a password even where single sign-on is the way in.
+    break_glass: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     # Loaded when asked for: only the signed-in user's roles are ever needed.
     role_rows: Mapped[list[UserRole]] = relationship(lazy="select", cascade="all, delete-orphan")

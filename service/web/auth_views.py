@@ -8,6 +8,7 @@ from werkzeug.wrappers import Response
 
 from service.auth.login import attempt_login
 from service.i18n import LANGUAGES
+from service.sso.local_login import password_allowed
 from service.web.request_context import db, services
 from service.web.signin import complete_sign_in, safe_next
 from service.web.translate import _, login_required
@@ -33,6 +34,7 @@ def login() -> str | Response | tuple[str, int]:
                 request.remote_addr or "unknown",
                 settings.login_max_failures,
                 settings.login_window_seconds,
+                password_allowed=lambda account: password_allowed(settings, account),
             )
             if outcome.throttled:
                 error = _(

@@ -13,8 +13,8 @@ from service.cases.service import FormInvalid, needs_subject, start_case, starta
 from service.definitions.catalog import latest_definitions
 from service.errors import N_, Forbidden, NotFound
 from service.people.models import Person, Role
-from service.tasks.queries import tasks_of_case
-from service.web.form_view import display_value, form_view, option_sources
+from service.web.casenote_views import case_page_context
+from service.web.form_view import form_view
 from service.web.request_context import db, services, user
 from service.web.translate import login_required
 
@@ -114,22 +114,9 @@ def detail(instance_id: int) -> str:
     session = db()
     instance = queries.case_for_viewing(session, me, instance_id)
     record(session, me, "case.viewed", instance_id=instance.id)
-    tasks = tasks_of_case(session, instance.id)
-    forms = {}
-    for task in tasks:
-        if task.form_id and task.form_id not in forms:
-            forms[task.form_id] = services().definitions.form(instance.definition, task.form_id)
-    workable = {t.id for t in tasks if t.status == "open" and policy.can_work_task(me, t)}
     return render_template(
         "case.html",
-        instance=instance,
-        tasks=tasks,
-        forms=forms,
-        workable=workable,
-        history=queries.history(session, instance.id),
-        links=queries.linked_cases(session, me, instance.id),
-        options=option_sources(session),
-        display_value=display_value,
+        **case_page_context(session, me, instance),
         reported=request.args.get("reported") == "1",
         danger=request.args.get("danger") == "1",
     )

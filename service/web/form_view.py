@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from service.formdefs import FieldDef, FieldError, FormDef
 from service.people.models import Organisation, Party
+from service.web.dates import day
 from service.web.form_errors import message_for
 from service.web.translate import _
 
@@ -100,4 +101,6 @@ def display_value(
         return labels.get(str(value), str(value))
     if isinstance(value, list):
         return ", ".join(f.options.get(str(v), str(v)) for v in value)
+    if f.widget == "date":
+        return day(value)  # "5 mars 2026", not "2026-03-05"
     return f.options.get(str(value), str(value))

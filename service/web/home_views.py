@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, url_for
+from flask_babel import to_user_timezone
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from service.auth import policy
-from service.cases.queries import own_cases
+from service.cases.official_overview import official_overview
+from service.cases.yearly import PROCESS_ID as CONVERSATION
+from service.db import utcnow
 from service.definitions.catalog import latest_definitions
 from service.errors import N_, Forbidden
 from service.people.models import Organisation, Party, Role, User
-from service.tasks.queries import open_tasks_for
 from service.web.request_context import db, user
 from service.web.translate import login_required
 
@@ -30,9 +32,10 @@ def index() -> str | Response:
         ]
         return render_template(
             "home_official.html",
-            cases=own_cases(db(), me),
-            tasks=open_tasks_for(db(), me),
+            overview=official_overview(db(), me),
+            today=to_user_timezone(utcnow()).date(),
             other_starts=other_starts,
+            conversation_startable=any(d.process_id == CONVERSATION for d in other_starts),
         )
     if me.has_role(Role.PARTY_OFFICE, Role.SECURITY, Role.SECURITY_LEAD, Role.TIB, Role.COMMITTEE):
         return redirect(url_for("tasks.inbox"))
@@ -63,9 +66,3 @@ def administration() -> str:
         parties=list(session.scalars(select(Party).order_by(Party.name))),
         organisations=list(session.scalars(select(Organisation).order_by(Organisation.name))),
     )
-
-
-@bp.route("/healthz")
-def healthz() -> tuple[dict[str, str], int]:
-    db().execute(select(1))
-    return {"status": "ok"}, 200

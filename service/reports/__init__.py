@@ -1,0 +1,1 @@
+"""Reports for the security department and the council: compliance with the guideline, statistics."""

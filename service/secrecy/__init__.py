@@ -1,0 +1,1 @@
+"""Secrecy marks on form fields and the release (utlämnande) of a case with them masked."""
