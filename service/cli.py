@@ -59,6 +59,32 @@ def _load(services: Services) -> None:
         click.echo("Processerna är oförändrade.")
 
 
+@main.command("export-processes")
+@click.option(
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory to write processes/ and forms/ into.",
+)
+def export_processes_command(output: Path) -> None:
+    """Write the active version of every process back to files, as stored."""
+    from service.definitions.export import export_processes
+
+    services = _services()
+    try:
+        with services.db.transaction() as session:
+            result = export_processes(session, output)
+    except (DefinitionError, OSError) as exc:
+        click.echo(f"Processerna kunde inte exporteras: {exc}", err=True)
+        sys.exit(2)
+    for process_id, version in result.processes:
+        click.echo(f"Exporterad: {process_id} v{version}")
+    click.echo(
+        f"{len(result.processes)} processer och {len(result.forms)} formulär skrevs till "
+        f"{result.processes_dir} och {result.forms_dir}."
+    )
+
+
 @main.command("demo-data")
 def demo_data() -> None:
     """Create demo parties, officials and a user for every role (only into an empty database)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Lock
@@ -21,9 +21,16 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from service.definitions.models import ProcessDefinition
+from service.definitions.validation_rules import (
+    DefinitionFindings,
+    Finding,
+    call_target_findings,
+    structure_findings,
+)
 from service.engine import DefinitionError, ParsedProcess, parse_process
 from service.engine.parsing import decision_ids, decisions_used
 from service.engine.scripting import check_code
+from service.engine.xmlsafety import parse_xml_safely
 from service.formdefs import FormDef, FormDefinitionError, load_form
 from service.people.models import LANE_ROLES, Role
 
@@ -73,39 +80,61 @@ def validate_definition(
     meta: Any,
     all_forms: dict[str, Any],
     dmn: Sequence[str] = (),
+    known_processes: Collection[str] = (),
 ) -> tuple[ParsedProcess, dict[str, Any]]:
-    """Everything checked before a version may be stored; returns the parse and its forms."""
+    """Everything checked before a version may be stored; returns the parse and its forms.
+
+    Raises DefinitionFindings with every problem found once the document
+    parses (a document that does not parse stops at its first error).
+    known_processes: the other process ids being deployed or in the catalog,
+    which call activities may call.
+    """
     meta = _validate_meta(process_id, meta)
-    parsed = parse_process(bpmn_xml, process_id, f"{process_id}.bpmn", dmn_xmls=dmn)
+    # Call targets are checked on the raw XML first: the parser itself stops
+    # at a missing target with a message that names no element.
+    early = call_target_findings(parse_xml_safely(bpmn_xml), known_processes)
+    try:
+        parsed = parse_process(bpmn_xml, process_id, f"{process_id}.bpmn", dmn_xmls=dmn)
+    except DefinitionError as exc:
+        if early:
+            raise DefinitionFindings([*early, Finding(exc.element_id, exc.message)]) from exc
+        raise
+    findings: list[Finding] = list(early)
     used: dict[str, Any] = {}
     form_ids = [(t.bpmn_id, t.form) for t in parsed.user_tasks]
     if parsed.start_form:
         form_ids.append(("start event", parsed.start_form))
     for task in parsed.user_tasks:
         if task.lane not in LANE_ROLES:
-            raise DefinitionError(
-                f"The user task lies in lane {task.lane!r}, which is not a role id "
-                f"({', '.join(sorted(LANE_ROLES))}).",
-                element_id=task.bpmn_id,
+            findings.append(
+                Finding(
+                    task.bpmn_id,
+                    f"The user task lies in lane {task.lane!r}, which is not a role id "
+                    f"({', '.join(sorted(LANE_ROLES))}).",
+                )
             )
     for element, form_id in form_ids:
         if not form_id:
-            raise DefinitionError(
-                "The user task has no 'form' property naming a file in forms/.", element_id=element
+            findings.append(
+                Finding(element, "The user task has no 'form' property naming a file in forms/.")
             )
+            continue
         if form_id not in all_forms:
-            raise DefinitionError(
-                f"The form {form_id!r} does not exist in forms/.", element_id=element
-            )
+            findings.append(Finding(element, f"The form {form_id!r} does not exist in forms/."))
+            continue
         try:
             load_form(all_forms[form_id], expected_id=form_id)
         except FormDefinitionError as exc:
-            raise DefinitionError(str(exc), element_id=element) from exc
+            findings.append(Finding(element, str(exc)))
+            continue
         used[form_id] = all_forms[form_id]
     for element, code, is_expression in parsed.expressions:
         problem = check_code(code, expression=is_expression)
         if problem:
-            raise DefinitionError(problem, element_id=element)
+            findings.append(Finding(element, problem))
+    findings.extend(structure_findings(bpmn_xml, parsed.expressions, used, dmn_xmls=dmn))
+    if findings:
+        raise DefinitionFindings(findings)
     return parsed, used
 
 
@@ -138,7 +167,9 @@ def read_process_files(processes_dir: Path, forms_dir: Path) -> list[ProcessFile
     all_forms = read_forms(forms_dir)
     available = read_decisions(processes_dir)
     found = []
-    for path in sorted(processes_dir.glob("*.bpmn")):
+    paths = sorted(processes_dir.glob("*.bpmn"))
+    known = {p.stem for p in paths}
+    for path in paths:
         process_id = path.stem
         meta_path = path.with_suffix(".json")
         if not meta_path.exists():
@@ -149,7 +180,12 @@ def read_process_files(processes_dir: Path, forms_dir: Path) -> list[ProcessFile
         bpmn_xml = path.read_text(encoding="utf-8")
         decisions = decisions_for(bpmn_xml, available)
         _parsed, used = validate_definition(
-            process_id, bpmn_xml, meta, all_forms, dmn=list(decisions.values())
+            process_id,
+            bpmn_xml,
+            meta,
+            all_forms,
+            dmn=list(decisions.values()),
+            known_processes=known,
         )
         found.append(ProcessFiles(process_id, bpmn_xml, meta, used, decisions))
     return found
