@@ -54,6 +54,23 @@ def _admin_conninfo(url: str) -> str:
     )
 
 
+@contextmanager
+def empty_database(like_url: str | None, sqlite_path: Path, prefix: str) -> Iterator[str]:
+    """A new, empty database of the same kind as ``like_url`` (SQLite when None), dropped after."""
+    if not like_url or make_url(like_url).get_backend_name() == "sqlite":
+        yield f"sqlite:///{sqlite_path}"
+        return
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = _admin_conninfo(like_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    try:
+        yield make_url(like_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
 class DatabaseFactory:
     """Makes a fresh copy of the prepared template for each test."""
 

@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, inspect, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from service.app import create_app
@@ -46,6 +43,7 @@ from service.context import Services
 from service.crypto.keys import configure, generate_key
 from service.people.models import User
 from service.tasks.models import HumanTask
+from tests import databases
 from tests import incident_data as answers
 from tests.test_incident_routine import report_incident
 from tests.web_client import Browser
@@ -77,23 +75,10 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def empty_database(database_url: str, tmp_path: Path) -> Iterator[str]:
     """A new, empty database of the same kind as the test's, dropped afterwards."""
-    parsed = make_url(database_url)
-    if parsed.get_backend_name() == "sqlite":
-        yield f"sqlite:///{tmp_path / 'restored.sqlite3'}"
-        return
-    name = f"trygg_restore_{uuid.uuid4().hex[:10]}"
-    admin = (
-        f"host={parsed.host or '127.0.0.1'} port={parsed.port or 5432} "
-        f"user={parsed.username or 'postgres'} dbname={parsed.database}"
-        + (f" password={parsed.password}" if parsed.password else "")
-    )
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield parsed.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with databases.empty_database(
+        database_url, tmp_path / "restored.sqlite3", "trygg_restore"
+    ) as url:
+        yield url
 
 
 def _env(settings: Settings, database_url: str, attachments: Path) -> dict[str, str]:

@@ -19,13 +19,11 @@ from __future__ import annotations
 import ast
 import inspect as pyinspect
 import textwrap
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -41,7 +39,6 @@ from sqlalchemy import (
     Table,
     select,
 )
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 import service.models  # noqa: F401 - every table on the metadata
@@ -65,24 +62,10 @@ STATE = "z1:" + "eJyrVkrLz1eyUkpKLFKqBQAdegQ0"  # a packed (zlib, base64) engine
 @pytest.fixture
 def scratch_url(tmp_path: Path) -> Iterator[str]:
     """A new, empty database for one test: PostgreSQL when the tests run there."""
-    pg_url = databases.test_database_url()
-    if not pg_url:
-        yield f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
-        return
-    parsed = make_url(pg_url)
-    name = f"trygg_mig_{uuid.uuid4().hex[:10]}"
-    admin = (
-        f"host={parsed.host or '127.0.0.1'} port={parsed.port or 5432} "
-        f"user={parsed.username or 'postgres'} dbname={parsed.database}"
-        + (f" password={parsed.password}" if parsed.password else "")
-    )
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield parsed.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with databases.empty_database(
+        databases.test_database_url(), tmp_path / "migrations.sqlite3", "trygg_mig"
+    ) as url:
+        yield url
 
 
 @pytest.fixture

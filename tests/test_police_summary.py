@@ -21,7 +21,7 @@ from service.casenotes.storage import AttachmentStore
 from service.cases.models import CaseLink, ProcessInstance
 from service.context import Services
 from service.people.models import User
-from service.web import police_pdf
+from service.web import pdf_base
 from tests import incident_data as answers
 from tests.browser_fixtures import (  # noqa: F401 - fixtures
     ARTIFACTS,
@@ -223,7 +223,7 @@ def test_the_pdf_holds_the_same_text_with_swedish_letters(browser: Make, session
 def test_pdf_without_an_embeddable_font_still_prints_swedish(
     browser: Make, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(police_pdf, "FONT_FILES", ())
+    monkeypatch.setattr(pdf_base, "FONT_FILES", ())
     anna = browser("anna")
     case_id = report_incident(anna, exact_words="Åk hem – vi ser dig 🙂")
     body = anna.get(f"/cases/{case_id}/police-summary.pdf").get_data()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from service.audit.models import AuditEvent
 from service.auth import policy
@@ -17,6 +17,8 @@ from service.people.models import User
 def visible_cases(session: Session, user: User, limit: int = 200) -> list[ProcessInstance]:
     stmt = (
         select(ProcessInstance)
+        # The list never shows the engine state: not read, not decrypted (as in the inbox).
+        .options(defer(ProcessInstance.state))
         .where(policy.visible_cases_filter(user))
         .order_by(ProcessInstance.created_at.desc())
         .limit(limit)

@@ -9,7 +9,7 @@ should not have to decode "2026-03-05T13:30:00+00:00".
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from flask import Flask
 from flask_babel import format_date, format_datetime, get_locale, to_user_timezone
@@ -43,13 +43,14 @@ def when(value: datetime | None, weekday: bool = False) -> str:
     local = to_user_timezone(value)
     today = _local_today()
     time_text = str(format_datetime(local, "HH:mm", rebase=False))
-    relative = {
-        today: _("today at %(time)s", time=time_text),
-        today - timedelta(days=1): _("yesterday at %(time)s", time=time_text),
-        today + timedelta(days=1): _("tomorrow at %(time)s", time=time_text),
-    }
-    if local.date() in relative:
-        return relative[local.date()]
+    # Only the phrase that applies is translated: this runs for every row of a list.
+    offset = (local.date() - today).days
+    if offset == 0:
+        return str(_("today at %(time)s", time=time_text))
+    if offset == -1:
+        return str(_("yesterday at %(time)s", time=time_text))
+    if offset == 1:
+        return str(_("tomorrow at %(time)s", time=time_text))
     pattern = f"{_day_pattern(local.date(), weekday=weekday, today=today)} {_time_pattern()}"
     return str(format_datetime(local, pattern, rebase=False))
 

@@ -1,38 +1,13 @@
 """The police summary as a PDF (fpdf2): plain A4, one column, every character kept.
 
-A TrueType font (DejaVu Sans, else Liberation Sans, as Debian installs them;
-the Docker image installs fonts-dejavu-core) is embedded so that å, ä, ö and
-whatever else a threat was written in come out as typed. Without one, the
-core Helvetica font with the Windows-1252 code page still covers Swedish, and
-a character outside it prints as "?" rather than failing the export.
+Fonts and text cleaning: :mod:`service.web.pdf_base`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
-
-FONT_FILES: tuple[tuple[Path, Path], ...] = tuple(
-    (Path(regular), Path(bold))
-    for regular, bold in (
-        (
-            "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-            "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
-        ),
-        (
-            "/usr/share/fonts/TTF/DejaVuSans.ttf",
-            "/usr/share/fonts/TTF/DejaVuSans-Bold.ttf",
-        ),
-        (
-            "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-            "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",
-        ),
-    )
-)
-CORE_ENCODING = "windows-1252"
+from service.web.pdf_base import SwedishPdf
 
 
 @dataclass(frozen=True)
@@ -46,50 +21,13 @@ class PdfDocument:
     page_label: str  # with "{page}" and "{pages}" to fill in
 
 
-def font_files() -> tuple[Path, Path] | None:
-    return next(((r, b) for r, b in FONT_FILES if r.is_file() and b.is_file()), None)
-
-
-class _Pdf(FPDF):
-    def __init__(self, document: PdfDocument) -> None:
-        super().__init__(format="A4")
-        self.document = document
-        fonts = font_files()
-        if fonts is not None:
-            self.add_font("Body", "", str(fonts[0]))
-            self.add_font("Body", "B", str(fonts[1]))
-            self.body_font = "Body"
-        else:
-            self.core_fonts_encoding = CORE_ENCODING
-            self.body_font = "Helvetica"
-        self.embedded = fonts is not None
-
-    def clean(self, text: str) -> str:
-        """Text the chosen font can print: line breaks normalised, no control characters."""
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-        text = "".join(ch for ch in text if ch == "\n" or ch == "\t" or ch >= " ")
-        if not self.embedded:
-            text = text.encode(CORE_ENCODING, "replace").decode(CORE_ENCODING)
-        return text
-
-    def footer(self) -> None:
-        self.set_y(-15)
-        self.set_font(self.body_font, "", 8)
-        self.set_text_color(80, 90, 95)
-        label = self.document.page_label.format(page=self.page_no(), pages="{nb}")
-        self.cell(0, 4, self.clean(self.document.footer), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.cell(0, 4, self.clean(label), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.set_text_color(0, 0, 0)
-
-    def write_text(self, text: str, size: float, *, bold: bool = False, gap: float = 0) -> None:
-        self.set_font(self.body_font, "B" if bold else "", size)
-        self.multi_cell(0, size * 0.5, self.clean(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        if gap:
-            self.ln(gap)
+class _Pdf(SwedishPdf):
+    footer_grey = (80, 90, 95)
+    keep_tabs = True
 
 
 def render_pdf(document: PdfDocument) -> bytes:
-    pdf = _Pdf(document)
+    pdf = _Pdf(document.footer, document.page_label)
     pdf.set_title(pdf.clean(document.title))
     pdf.set_lang("sv")
     pdf.set_creator("Trygg i uppdraget")

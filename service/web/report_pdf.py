@@ -1,8 +1,6 @@
 """A report as a PDF table (fpdf2): A4 landscape, every character kept, late items in words.
 
-The font handling is the police summary's (service/web/police_pdf.py): an
-embedded DejaVu or Liberation font when installed, else the core font with
-Windows-1252, which still covers Swedish. An overdue cell says so in words
+The font handling is the shared one of :mod:`service.web.pdf_base`. An overdue cell says so in words
 and in bold, never by colour alone (the PDF is often printed in black).
 """
 
@@ -10,11 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
-from service.web.police_pdf import CORE_ENCODING, font_files
+from service.web.pdf_base import SwedishPdf
 
 
 @dataclass(frozen=True)
@@ -36,43 +32,15 @@ class TableDocument:
     page_label: str  # with "{page}" and "{pages}" to fill in
 
 
-class _Pdf(FPDF):
-    def __init__(self, document: TableDocument) -> None:
-        super().__init__(orientation="landscape", format="A4")
-        self.document = document
-        fonts = font_files()
-        if fonts is not None:
-            self.add_font("Body", "", str(fonts[0]))
-            self.add_font("Body", "B", str(fonts[1]))
-            self.body_font = "Body"
-        else:
-            self.core_fonts_encoding = CORE_ENCODING
-            self.body_font = "Helvetica"
-        self.embedded = fonts is not None
-
-    def clean(self, text: str) -> str:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-        text = "".join(ch for ch in text if ch == "\n" or ch >= " ")
-        if not self.embedded:
-            text = text.encode(CORE_ENCODING, "replace").decode(CORE_ENCODING)
-        return text
-
-    def footer(self) -> None:
-        self.set_y(-13)
-        self.set_font(self.body_font, "", 7.5)
-        label = self.document.page_label.format(page=self.page_no(), pages="{nb}")
-        self.cell(0, 3.5, self.clean(self.document.footer), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.cell(0, 3.5, self.clean(label), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-
-    def write_text(self, text: str, size: float, *, bold: bool = False, gap: float = 0) -> None:
-        self.set_font(self.body_font, "B" if bold else "", size)
-        self.multi_cell(0, size * 0.45, self.clean(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        if gap:
-            self.ln(gap)
+class _Pdf(SwedishPdf):
+    footer_y = -13.0
+    footer_size = 7.5
+    footer_line = 3.5
+    line_factor = 0.45
 
 
 def render_table_pdf(document: TableDocument) -> bytes:
-    pdf = _Pdf(document)
+    pdf = _Pdf(document.footer, document.page_label, orientation="landscape")
     pdf.set_title(pdf.clean(document.title))
     pdf.set_lang("sv")
     pdf.set_creator("Trygg i uppdraget")
