@@ -30,9 +30,11 @@ from service.web import (
     auth_views,
     case_views,
     casenote_views,
+    designer_views,
     diagram_views,
     health_views,
     home_views,
+    migration_views,
     notify_views,
     observability,
     police_views,
@@ -44,6 +46,7 @@ from service.web import (
     task_views,
 )
 from service.web.dates import register_date_filters
+from service.web.finding_text import register_finding_filter
 from service.web.labels import template_globals
 from service.web.request_context import db
 from service.web.signin import session_is_current
@@ -110,6 +113,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         notify_views.bp,
         admin_views.bp,
         diagram_views.bp,
+        designer_views.bp,
+        migration_views.bp,
         police_views.bp,
         report_views.bp,
         health_views.bp,
@@ -124,6 +129,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app.context_processor(template_globals)
     register_date_filters(app)
+    register_finding_filter(app)
     _register_error_handlers(app)
     _register_transaction(app)
     return app

@@ -8,7 +8,8 @@ from service.casenotes.models import Attachment, CaseComment
 from service.cases.models import CaseLink, CaseStatus, ProcessInstance
 from service.cases.schedule_models import ScheduledStart
 from service.db import Base
-from service.definitions.models import ProcessDefinition
+from service.definitions.migration_models import InstanceMigration
+from service.definitions.models import ProcessDefinition, ProcessDraft
 from service.jobs.models import Job, JobStatus, WorkerHeartbeat
 from service.notify.models import Notification
 from service.people.models import Category, Organisation, Party, Person, Role, User, UserRole
@@ -29,6 +30,7 @@ __all__ = [
     "Category",
     "DisposalRecord",
     "HumanTask",
+    "InstanceMigration",
     "Job",
     "JobStatus",
     "LegalHold",
@@ -38,6 +40,7 @@ __all__ = [
     "Party",
     "Person",
     "ProcessDefinition",
+    "ProcessDraft",
     "ProcessInstance",
     "RecoveryCode",
     "RegisteredAlarm",

@@ -20,6 +20,7 @@ from service.casenotes.attachments import add_attachment
 from service.casenotes.storage import AttachmentStore
 from service.cases.models import ProcessInstance
 from service.context import Services
+from service.definitions.drafts import open_draft
 from service.jobs.queue import enqueue
 from service.notify.models import Notification
 from service.people.models import Person, User
@@ -54,6 +55,7 @@ REPORTERS = frozenset(
 CASE_VIEWERS = frozenset({"anna", "kansli.fp", "sakerhet", "sakerhetschef", "tib"})
 SECURITY = frozenset({"sakerhet", "sakerhetschef"})
 LEAD = frozenset({"sakerhetschef"})
+DESIGNER = frozenset({"designer"})
 # The smallest valid PNG (1×1, transparent): an evidence file for the upload routes.
 PNG_BYTES = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -94,7 +96,95 @@ class World:
 RULES: dict[str, list[Rule]] = {
     "home.index": [Rule("GET", lambda w: "/", SIGNED_IN)],
     "home.administration": [Rule("GET", lambda w: "/administration", frozenset({"admin"}))],
-    "home.processes": [Rule("GET", lambda w: "/processes", frozenset({"designer"}))],
+    # Designers' pages. The world has a draft of `introduction` (edited here) and
+    # one of `alarm_event` (discarded here); deploying with no note is a 400.
+    "designer.processes": [Rule("GET", lambda w: "/processes", DESIGNER)],
+    "designer.process": [Rule("GET", lambda w: "/processes/introduction", DESIGNER)],
+    "designer.version": [Rule("GET", lambda w: "/processes/introduction/versions/1", DESIGNER)],
+    "designer.version_diagram": [
+        Rule("GET", lambda w: "/processes/introduction/versions/1/diagram.bpmn", DESIGNER)
+    ],
+    "designer.diff": [
+        Rule("GET", lambda w: "/processes/introduction/diff?from=1&to=draft", DESIGNER)
+    ],
+    "designer.draft": [
+        Rule("GET", lambda w: "/processes/introduction/draft", DESIGNER),
+    ],
+    "designer.open_draft": [
+        Rule("POST", lambda w: "/processes/security_conversation/draft", DESIGNER, lambda w: {})
+    ],
+    "designer.draft_diagram": [
+        Rule("GET", lambda w: "/processes/introduction/draft/diagram.bpmn", DESIGNER)
+    ],
+    "designer.save_bpmn": [
+        Rule("POST", lambda w: "/processes/introduction/draft/bpmn", DESIGNER, lambda w: {})
+    ],
+    "designer.check_form": [
+        Rule(
+            "POST",
+            lambda w: "/processes/introduction/draft/forms/introduction_given/check",
+            DESIGNER,
+            lambda w: {"text": "{"},
+            json=True,
+        )
+    ],
+    "designer.save_form": [
+        Rule(
+            "POST",
+            lambda w: "/processes/introduction/draft/forms/introduction_given",
+            DESIGNER,
+            lambda w: {"form_json": "{"},
+        )
+    ],
+    "designer.add_form": [
+        Rule(
+            "POST",
+            lambda w: "/processes/introduction/draft/forms",
+            DESIGNER,
+            lambda w: {"form_id": "Not An Id", "form_json": "{}"},
+        )
+    ],
+    "designer.save_scenarios": [
+        Rule(
+            "POST",
+            lambda w: "/processes/introduction/draft/scenarios",
+            DESIGNER,
+            lambda w: {"scenarios_json": "not json"},
+        )
+    ],
+    "designer.test_draft": [
+        Rule("POST", lambda w: "/processes/introduction/draft/test", DESIGNER, lambda w: {})
+    ],
+    "designer.deploy": [
+        Rule("POST", lambda w: "/processes/introduction/draft/deploy", DESIGNER, lambda w: {})
+    ],
+    "designer.discard": [
+        Rule("POST", lambda w: "/processes/alarm_event/draft/discard", DESIGNER, lambda w: {})
+    ],
+    # Moving running cases between versions (the world's cases are all on version 1:
+    # a plan or a move of a case number that does not exist is refused per case, a
+    # revert without a note is a 400).
+    "migration.select_cases": [Rule("GET", lambda w: "/processes/incident/migrate", DESIGNER)],
+    "migration.plan": [
+        Rule(
+            "POST",
+            lambda w: "/processes/incident/migrate/plan",
+            DESIGNER,
+            lambda w: {"case": str(w.case_id), "to": "1"},
+        )
+    ],
+    "migration.migrate": [
+        Rule(
+            "POST",
+            lambda w: "/processes/incident/migrate",
+            DESIGNER,
+            lambda w: {"case": str(w.case_id), "to": "1"},
+        ),
+    ],
+    "migration.history": [Rule("GET", lambda w: "/processes/incident/migrations", DESIGNER)],
+    "migration.revert": [
+        Rule("POST", lambda w: "/processes/incident/migrations/1/revert", DESIGNER, lambda w: {})
+    ],
     # Operators' probes: no personal data, no sign-in; /metrics answers the
     # loopback address (the test client's) when no token is set.
     "health.healthz": [Rule("GET", lambda w: "/healthz", EVERYONE)],
@@ -188,9 +278,6 @@ RULES: dict[str, list[Rule]] = {
     ],
     "diagram.case_diagram": [
         Rule("GET", lambda w: f"/cases/{w.case_id}/diagram.bpmn", CASE_VIEWERS)
-    ],
-    "diagram.process_diagram": [
-        Rule("GET", lambda w: "/processes/incident/diagram.bpmn", frozenset({"designer"}))
     ],
     # The summary for the police: the official concerned, their party office, the
     # security department; not the TiB, who sees the case through its own task.
@@ -368,6 +455,11 @@ def _world(services: Services, session: Session, browser: Callable[[str | None],
     world.bystander = session.scalar(select(User.id).where(User.username == "bertil")) or 0
     _add_attachments(services, session, world)
     world.release_decision = _release_decision(services, session, world)
+    designer = session.scalar(select(User).where(User.username == "designer"))
+    assert designer is not None
+    for process_id in ("introduction", "alarm_event"):
+        open_draft(session, designer, process_id)
+    session.commit()
     return world
 
 

@@ -87,16 +87,17 @@ def test_designer_gets_each_process_diagram_and_nobody_else_does(
     browser: Make, session: Session
 ) -> None:
     designer = browser("designer")
-    response = designer.get("/processes/police_report/diagram.bpmn")
+    response = designer.get("/processes/police_report/versions/1/diagram.bpmn")
     assert response.status_code == 200 and response.mimetype == "application/xml"
     definition = latest_definition(session, "police_report")
     assert definition is not None
     assert response.get_data(as_text=True) == definition.bpmn_xml
-    assert designer.get("/processes/no_such_process/diagram.bpmn").status_code == 404
+    assert designer.get("/processes/no_such_process/versions/1/diagram.bpmn").status_code == 404
     for username in ("anna", "sakerhet", "admin"):
-        assert browser(username).get("/processes/incident/diagram.bpmn").status_code == 403
-    page = designer.text("/processes")
-    assert 'data-bpmn-url="/processes/incident/diagram.bpmn"' in page
+        client = browser(username)
+        assert client.get("/processes/incident/versions/1/diagram.bpmn").status_code == 403
+    page = designer.text("/processes/incident/versions/1")
+    assert 'data-bpmn-url="/processes/incident/versions/1/diagram.bpmn"' in page
     assert "diagram.js" in page
 
 
@@ -261,8 +262,8 @@ def test_designer_opens_a_process_diagram(
     problems = _console_problems(page)
     sign_in(page, live_server, "designer", app)
     page.goto(f"{live_server}/processes")
-    assert page.locator(".diagram.diagram-ready").count() == 0, "drawn only when opened"
-    page.locator("summary", has_text="Stöd vid polisanmälan").click()
+    page.locator("a", has_text="Stöd vid polisanmälan").click()
+    page.locator("a", has_text="Version 1").first.click()
     drawn = page.locator(".diagram.diagram-ready")
     expect(drawn).to_have_count(1)
     assert drawn.locator(".djs-element[data-element-id='record_filing']").count() == 1

@@ -67,3 +67,28 @@ def test_cli_export_processes(
     assert sorted(p.name for p in (out / "processes").glob("*.bpmn")) == sorted(
         p.name for p in (PROJECT_ROOT / "processes").glob("*.bpmn")
     )
+
+
+def test_scenarios_are_exported_beside_the_process_and_describe_the_version(
+    session: Session, tmp_path: Path
+) -> None:
+    result = export_processes(session, tmp_path)
+    for process_id, _version in result.processes:
+        exported = tmp_path / "processes" / f"{process_id}.scenarios.json"
+        shipped = PROJECT_ROOT / "processes" / f"{process_id}.scenarios.json"
+        # The same JSON (PostgreSQL's jsonb keeps its own key order, so not the same bytes).
+        assert json.loads(exported.read_text("utf-8")) == json.loads(shipped.read_text("utf-8")), (
+            process_id
+        )
+    # Changed scenarios update the stored version: tests describe a version, they don't make one.
+    incident = latest_definition(session, "incident")
+    assert incident is not None
+    path = tmp_path / "processes" / "incident.scenarios.json"
+    scenario = json.loads(path.read_text("utf-8"))
+    scenario["paths"] = scenario["paths"][:1]
+    path.write_text(json.dumps(scenario, ensure_ascii=False), encoding="utf-8")
+    assert sync_from_files(session, tmp_path / "processes", tmp_path / "forms") == []
+    session.expire_all()
+    again = latest_definition(session, "incident")
+    assert again is not None and again.version == incident.version
+    assert again.scenarios == scenario["paths"]

@@ -1,4 +1,4 @@
-"""Every path of every process (tests/scenarios) through the service layer, with the policy's
+"""Every path of every process (processes/*.scenarios.json) through the service layer, with the policy's
 checks; the first path of each process also over HTTP, with another role refused each task."""
 
 from __future__ import annotations

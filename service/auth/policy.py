@@ -316,6 +316,12 @@ def can_see_process_models(user: User) -> bool:
     return user.is_active and Role.DESIGNER in user.roles
 
 
+def can_migrate_instances(user: User) -> bool:
+    """Move running cases between versions of a process: designers, who see case numbers,
+    versions and step names only (service/web/migration_views.py)."""
+    return user.is_active and Role.DESIGNER in user.roles
+
+
 POLICE_SUMMARY_PROCESSES = frozenset({"incident", "police_report"})
 
 

@@ -65,6 +65,7 @@ TARGETS: tuple[Target, ...] = (
     Target("legal_hold", "reason", is_json=False),
     Target("legal_hold", "lift_reason", is_json=False),
     Target("release_decision", "requester", is_json=False),
+    Target("instance_migration", "state_before", is_json=False),
 )
 
 

@@ -31,6 +31,7 @@ from service.engine import DefinitionError, ParsedProcess, parse_process
 from service.engine.parsing import decision_ids, decisions_used
 from service.engine.scripting import check_code
 from service.engine.xmlsafety import parse_xml_safely
+from service.errors import N_
 from service.formdefs import FormDef, FormDefinitionError, load_form
 from service.people.models import LANE_ROLES, Role
 
@@ -46,6 +47,8 @@ class ProcessFiles:
     meta: dict[str, Any]
     forms: dict[str, Any]
     decisions: dict[str, str] = field(default_factory=dict)
+    # The scenario paths (processes/<id>.scenarios.json); not part of the content hash.
+    scenarios: list[Any] | None = None
 
 
 def read_forms(forms_dir: Path) -> dict[str, Any]:
@@ -60,16 +63,27 @@ def read_forms(forms_dir: Path) -> dict[str, Any]:
 
 def _validate_meta(process_id: str, meta: Any) -> dict[str, Any]:
     if not isinstance(meta, dict):
-        raise DefinitionError(f"processes/{process_id}.json must hold a JSON object")
+        raise DefinitionError.of(
+            N_("processes/%(process)s.json must hold a JSON object"), process=process_id
+        )
     for key in ("title", "description"):
         if not isinstance(meta.get(key), str) or not meta[key].strip():
-            raise DefinitionError(f"processes/{process_id}.json needs a Swedish {key!r}")
+            raise DefinitionError.of(
+                N_("processes/%(process)s.json needs a Swedish '%(key)s'"),
+                process=process_id,
+                key=key,
+            )
     if meta.get("subject", "required") not in ("required", "none"):
-        raise DefinitionError(f"processes/{process_id}.json: 'subject' is 'required' or 'none'")
+        raise DefinitionError.of(
+            N_("processes/%(process)s.json: 'subject' is 'required' or 'none'"),
+            process=process_id,
+        )
     starters = meta.get("starters")
     if not isinstance(starters, list) or not set(starters) <= STARTER_ROLES:
-        raise DefinitionError(
-            f"processes/{process_id}.json: 'starters' must list role ids from {sorted(STARTER_ROLES)}"
+        raise DefinitionError.of(
+            N_("processes/%(process)s.json: 'starters' must list role ids from %(roles)s"),
+            process=process_id,
+            roles=str(sorted(STARTER_ROLES)),
         )
     return meta
 
@@ -97,7 +111,7 @@ def validate_definition(
         parsed = parse_process(bpmn_xml, process_id, f"{process_id}.bpmn", dmn_xmls=dmn)
     except DefinitionError as exc:
         if early:
-            raise DefinitionFindings([*early, Finding(exc.element_id, exc.message)]) from exc
+            raise DefinitionFindings([*early, Finding.from_error(exc)]) from exc
         raise
     findings: list[Finding] = list(early)
     used: dict[str, Any] = {}
@@ -107,31 +121,47 @@ def validate_definition(
     for task in parsed.user_tasks:
         if task.lane not in LANE_ROLES:
             findings.append(
-                Finding(
+                Finding.of(
                     task.bpmn_id,
-                    f"The user task lies in lane {task.lane!r}, which is not a role id "
-                    f"({', '.join(sorted(LANE_ROLES))}).",
+                    N_(
+                        "The user task lies in lane '%(lane)s', which is not a role id (%(roles)s)."
+                    ),
+                    lane=str(task.lane),
+                    roles=", ".join(sorted(LANE_ROLES)),
                 )
             )
     for element, form_id in form_ids:
         if not form_id:
             findings.append(
-                Finding(element, "The user task has no 'form' property naming a file in forms/.")
+                Finding.of(
+                    element,
+                    N_("The user task has no 'form' property naming a file in forms/."),
+                )
             )
             continue
         if form_id not in all_forms:
-            findings.append(Finding(element, f"The form {form_id!r} does not exist in forms/."))
+            findings.append(
+                Finding.of(
+                    element, N_("The form '%(form)s' does not exist in forms/."), form=form_id
+                )
+            )
             continue
         try:
             load_form(all_forms[form_id], expected_id=form_id)
         except FormDefinitionError as exc:
-            findings.append(Finding(element, str(exc)))
+            findings.append(Finding.from_error(exc, element))
             continue
         used[form_id] = all_forms[form_id]
     for element, code, is_expression in parsed.expressions:
         problem = check_code(code, expression=is_expression)
         if problem:
-            findings.append(Finding(element, problem))
+            # The compiler's own explanation stays as it is, inside a translated sentence.
+            template = (
+                N_("The condition cannot be used: %(problem)s")
+                if is_expression
+                else N_("The script cannot be used: %(problem)s")
+            )
+            findings.append(Finding.of(element, template, problem=problem))
     findings.extend(structure_findings(bpmn_xml, parsed.expressions, used, dmn_xmls=dmn))
     if findings:
         raise DefinitionFindings(findings)
@@ -163,6 +193,26 @@ def decisions_for(bpmn_xml: str, available: dict[str, tuple[str, str]]) -> dict[
     return chosen
 
 
+def read_scenarios(processes_dir: Path, process_id: str) -> list[Any] | None:
+    """The paths of processes/<id>.scenarios.json, or None when the process has none."""
+    path = processes_dir / f"{process_id}.scenarios.json"
+    if not path.exists():
+        return None
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DefinitionError(f"processes/{path.name} is not valid JSON: {exc}") from exc
+    if (
+        not isinstance(value, dict)
+        or value.get("process_id") != process_id
+        or not isinstance(value.get("paths"), list)
+    ):
+        raise DefinitionError(
+            f'processes/{path.name} must hold {{"process_id": "{process_id}", "paths": [...]}}'
+        )
+    return list(value["paths"])
+
+
 def read_process_files(processes_dir: Path, forms_dir: Path) -> list[ProcessFiles]:
     all_forms = read_forms(forms_dir)
     available = read_decisions(processes_dir)
@@ -187,7 +237,16 @@ def read_process_files(processes_dir: Path, forms_dir: Path) -> list[ProcessFile
             dmn=list(decisions.values()),
             known_processes=known,
         )
-        found.append(ProcessFiles(process_id, bpmn_xml, meta, used, decisions))
+        found.append(
+            ProcessFiles(
+                process_id,
+                bpmn_xml,
+                meta,
+                used,
+                decisions,
+                scenarios=read_scenarios(processes_dir, process_id),
+            )
+        )
     return found
 
 
@@ -213,6 +272,10 @@ def store_version(
         )
     )
     if existing is not None:
+        # Tests describe a version, they do not change it: new scenarios for
+        # identical content update the stored version instead of making one.
+        if files.scenarios is not None and existing.scenarios != files.scenarios:
+            existing.scenarios = list(files.scenarios)
         return existing, False
     latest = session.scalar(
         select(func.max(ProcessDefinition.version)).where(
@@ -228,6 +291,7 @@ def store_version(
         decisions=files.decisions,
         meta=files.meta,
         sha256=sha,
+        scenarios=list(files.scenarios) if files.scenarios is not None else None,
         author=author,
         note=note,
     )

@@ -67,6 +67,12 @@ def export_processes(session: Session, output: Path) -> ExportResult:
             process_id,
         )
         put(result.processes_dir / f"{process_id}.json", _json_text(row.meta), process_id)
+        if row.scenarios is not None:
+            put(
+                result.processes_dir / f"{process_id}.scenarios.json",
+                _json_text({"process_id": process_id, "paths": row.scenarios}),
+                process_id,
+            )
         for name, text in sorted((row.decisions or {}).items()):
             put(result.processes_dir / _safe_name(name, ".dmn"), str(text), process_id)
             if name not in result.decisions:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, utcnow
@@ -35,6 +35,37 @@ class ProcessDefinition(Base):
     # The engine's serialized spec of this version, written by the first case
     # that saves; cases store only their task tree and borrow this on load.
     spec_json: Mapped[str | None] = mapped_column(Text, deferred=True)
+    # The scenario tests stored beside the process (processes/<id>.scenarios.json):
+    # kept with the version so that a draft made from it starts with them, but
+    # not part of sha256: tests describe a version, they do not change it.
+    scenarios: Mapped[list[Any] | None] = mapped_column(deferred=True)
     author: Mapped[str] = mapped_column(String(100))
     note: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProcessDraft(Base):
+    """A designer's unfinished next version of one process: edited, validated, tested, deployed.
+
+    One draft per process, shared by the designers; lock_version stops one
+    designer's save from silently overwriting another's.
+    """
+
+    __tablename__ = "process_draft"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(100), unique=True)
+    # The version the draft was made from: its diff and its "what changed" start there.
+    base_definition_id: Mapped[int | None] = mapped_column(ForeignKey("process_definition.id"))
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    forms: Mapped[dict[str, Any]]
+    decisions: Mapped[dict[str, Any]]
+    meta: Mapped[dict[str, Any]]
+    scenarios: Mapped[list[Any]]
+    created_by: Mapped[str] = mapped_column(String(100))
+    updated_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lock_version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": lock_version}  # noqa: RUF012

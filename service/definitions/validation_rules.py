@@ -12,7 +12,8 @@ from __future__ import annotations
 import ast
 import builtins
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from lxml import etree
@@ -20,6 +21,7 @@ from lxml import etree
 from service.engine.errors import DefinitionError
 from service.engine.scripting import ALLOWED_BUILTINS, HELPER_FUNCTIONS
 from service.engine.xmlsafety import parse_xml_safely
+from service.errors import N_
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -56,11 +58,47 @@ WAITING_ELEMENTS = frozenset(
 
 @dataclass(frozen=True)
 class Finding:
+    """One problem, pointing at an element, in English (message) and as a template.
+
+    template is an English msgid marked with N_() using %(name)s placeholders
+    and params its values (ids, field names, expressions, never case data), so
+    the web layer can show the finding in the designer's language
+    (service/web/finding_text.py); message is template % params, for logs and
+    tests. A param may itself be a Finding (a phrase translated on its own).
+    """
+
     element_id: str | None
     message: str
+    template: str | None = None
+    # Not hashed: a mapping is not hashable, and element_id + message identify a finding.
+    params: Mapping[str, Any] = field(
+        default_factory=lambda: MappingProxyType({}), hash=False, compare=False
+    )
+
+    @classmethod
+    def of(cls, element_id: str | None, template: str, **params: Any) -> Finding:
+        return cls(element_id, template % params, template, MappingProxyType(dict(params)))
+
+    @classmethod
+    def from_error(cls, exc: Any, element_id: str | None = None) -> Finding:
+        """A finding from a DefinitionError or FormDefinitionError, keeping its template."""
+        template = getattr(exc, "template", None)
+        params = getattr(exc, "params", None) or {}
+        element = element_id if element_id is not None else getattr(exc, "element_id", None)
+        message = getattr(exc, "message", None) or str(exc)
+        return cls(element, message, template, MappingProxyType(dict(params)))
 
     def __str__(self) -> str:
         return f"{self.element_id}: {self.message}" if self.element_id else self.message
+
+
+class FindingList(tuple[Finding, ...]):
+    """Findings as one param of another finding: their messages joined by '; '."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return "; ".join(f.message for f in self)
 
 
 class DefinitionFindings(DefinitionError):
@@ -72,7 +110,12 @@ class DefinitionFindings(DefinitionError):
         self.findings = list(findings)
         first = self.findings[0]
         if len(self.findings) == 1:
-            super().__init__(first.message, element_id=first.element_id)
+            super().__init__(
+                first.message,
+                element_id=first.element_id,
+                template=first.template,
+                params=first.params,
+            )
         else:
             super().__init__("; ".join(str(f) for f in self.findings), element_id=None)
             self.element_id = first.element_id
@@ -194,16 +237,18 @@ def condition_field_findings(
             if name in known:
                 continue
             if hasattr(builtins, name):
-                hint = "it is a Python built-in that model code may not use"
-            else:
-                hint = "no form of the process has such a field and no script sets it"
-            findings.append(
-                Finding(
-                    element,
-                    f"The condition {code.strip()!r} reads {name!r}, but {hint}. "
-                    "Correct the spelling or add the field to one of the process's forms.",
+                template = N_(
+                    "The condition '%(condition)s' reads '%(name)s', but it is a Python "
+                    "built-in that model code may not use. Correct the spelling or add the "
+                    "field to one of the process's forms."
                 )
-            )
+            else:
+                template = N_(
+                    "The condition '%(condition)s' reads '%(name)s', but no form of the "
+                    "process has such a field and no script sets it. Correct the spelling "
+                    "or add the field to one of the process's forms."
+                )
+            findings.append(Finding.of(element, template, condition=code.strip(), name=name))
     return findings
 
 
@@ -218,18 +263,21 @@ def call_target_findings(root: etree._Element, known_processes: Collection[str])
         target = (call.get("calledElement") or "").strip()
         if not target:
             findings.append(
-                Finding(
+                Finding.of(
                     call.get("id"),
-                    "The call activity names no process to call; set 'calledElement'.",
+                    N_("The call activity names no process to call; set 'calledElement'."),
                 )
             )
         elif target not in here and target not in known_processes:
             findings.append(
-                Finding(
+                Finding.of(
                     call.get("id"),
-                    f"The call activity calls the process {target!r}, which neither this file "
-                    "nor the deployed processes define. Deploy that process first or correct "
-                    "the id.",
+                    N_(
+                        "The call activity calls the process '%(target)s', which neither this "
+                        "file nor the deployed processes define. Deploy that process first or "
+                        "correct the id."
+                    ),
+                    target=target,
                 )
             )
     return findings
@@ -331,13 +379,15 @@ def loop_findings(root: etree._Element) -> list[Finding]:
             gateways = [c for c in cycle if _local(elements[c].tag).endswith("Gateway")]
             where = (gateways or cycle)[0]
             findings.append(
-                Finding(
+                Finding.of(
                     where,
-                    "The sequence flows loop back through "
-                    + ", ".join(cycle)
-                    + " without any user task or waiting event, so a case would go round "
-                    "endlessly on its own. Lead the loop through a user task, or mark the "
-                    "repeated activity as a standard loop.",
+                    N_(
+                        "The sequence flows loop back through %(elements)s without any user "
+                        "task or waiting event, so a case would go round endlessly on its own. "
+                        "Lead the loop through a user task, or mark the repeated activity as "
+                        "a standard loop."
+                    ),
+                    elements=", ".join(cycle),
                 )
             )
     return findings

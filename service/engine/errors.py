@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -26,12 +27,30 @@ class ScriptError(EngineError):
 
 
 class DefinitionError(Exception):
-    """A BPMN document that cannot be deployed, with the element it concerns."""
+    """A BPMN document that cannot be deployed, with the element it concerns.
 
-    def __init__(self, message: str, *, element_id: str | None = None) -> None:
+    message is English; template (an N_() msgid with %(name)s placeholders)
+    and params, when given, let the web layer show it translated.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        element_id: str | None = None,
+        template: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.element_id = element_id
+        self.template = template
+        self.params: dict[str, Any] = dict(params or {})
+
+    @classmethod
+    def of(cls, template: str, *, element_id: str | None = None, **params: Any) -> DefinitionError:
+        """The error from an N_() template and its params; message is the English text."""
+        return cls(template % params, element_id=element_id, template=template, params=params)
 
     def __str__(self) -> str:
         if self.element_id:

@@ -14,6 +14,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from service.engine.errors import DefinitionError
 from service.engine.xmlsafety import parse_xml_safely
+from service.errors import N_
 
 # Names the engine gives its own internal task specs; an element with one of
 # these ids silently truncates the parsed process.
@@ -55,9 +56,10 @@ def _check_reserved_ids(root: Any) -> None:
         if not element_id:
             continue
         if element_id in RESERVED_IDS or element_id.endswith(RESERVED_SUFFIXES):
-            raise DefinitionError(
-                f"The id {element_id!r} is reserved by the engine; rename the element.",
+            raise DefinitionError.of(
+                N_("The id '%(id)s' is reserved by the engine; rename the element."),
                 element_id=element_id,
+                id=element_id,
             )
 
 
@@ -114,14 +116,20 @@ def parse_process(
         spec = parser.get_spec(process_id)
         subprocess_specs = parser.get_subprocess_specs(process_id)
     except SpiffWorkflowException as exc:
-        raise DefinitionError(
-            f"The BPMN file does not validate: {exc}",
+        # The library's own text stays as it is, quoted inside our sentence.
+        raise DefinitionError.of(
+            N_("The BPMN file does not validate: %(detail)s"),
             element_id=getattr(exc, "id", None) or None,
+            detail=str(exc),
         ) from exc
     except Exception as exc:  # the parser raises plain errors on odd input too
-        raise DefinitionError(f"The BPMN file could not be parsed: {exc}") from exc
+        raise DefinitionError.of(
+            N_("The BPMN file could not be parsed: %(detail)s"), detail=str(exc)
+        ) from exc
     if spec is None:
-        raise DefinitionError(f"The file holds no executable process with id {process_id!r}.")
+        raise DefinitionError.of(
+            N_("The file holds no executable process with id '%(process)s'."), process=process_id
+        )
 
     user_tasks: list[UserTaskInfo] = []
     start_form: str | None = None

@@ -42,6 +42,7 @@ from service.casenotes.storage import AttachmentStore
 from service.cases.models import CaseLink, CaseStatus, ProcessInstance
 from service.cases.schedule_models import ScheduledStart
 from service.context import Services
+from service.definitions.migration_models import InstanceMigration
 from service.definitions.models import ProcessDefinition
 from service.engine import EngineError
 from service.jobs.models import Job, JobStatus
@@ -77,6 +78,7 @@ CASE_REFERENCES: dict[tuple[str, str], str] = {
     ("alarm_receipt", "instance_id"): "deleted",
     ("scheduled_start", "instance_id"): "deleted (the yearly offer looks at the cases left)",
     ("registered_alarm", "measure_case_id"): "a registered alarm keeps the case",
+    ("instance_migration", "instance_id"): "deleted (it keeps the state from before a move)",
 }
 
 
@@ -367,6 +369,10 @@ def _delete_case(session: Session, case_id: int) -> tuple[dict[str, int], list[s
             session, delete(ScheduledStart).where(ScheduledStart.instance_id == case_id)
         ),
         "human_task": _deleted(session, delete(HumanTask).where(HumanTask.instance_id == case_id)),
+        # The case's saved state from before a move to another version: case data too.
+        "instance_migration": _deleted(
+            session, delete(InstanceMigration).where(InstanceMigration.instance_id == case_id)
+        ),
         "case": _deleted(session, delete(ProcessInstance).where(ProcessInstance.id == case_id)),
     }
     return counts, files

@@ -1,4 +1,4 @@
-"""Process diagrams: the BPMN a case runs on, with where it is now, and the designers' diagrams.
+"""Process diagrams: the BPMN a case runs on, with where it is now (designers: designer_views.py).
 
 The case page draws the diagram with bpmn-js (service/static/diagram.js) from
 the XML served here and the element ids it embeds. Without JavaScript, or
@@ -16,13 +16,10 @@ from typing import Any
 from flask import Blueprint, Response, current_app, url_for
 
 from service.audit.service import record
-from service.auth import policy
 from service.cases import queries
 from service.cases.models import ProcessInstance
-from service.definitions.catalog import latest_definition
 from service.definitions.models import ProcessDefinition
 from service.engine import EngineError, Step, StepStates
-from service.errors import N_, Forbidden, NotFound
 from service.web.request_context import db, services, user
 from service.web.translate import login_required
 
@@ -36,15 +33,18 @@ def viewer_installed() -> bool:
     return Path(str(current_app.static_folder), VIEWER_SCRIPT).is_file()
 
 
-def _bpmn_response(definition: ProcessDefinition) -> Response:
-    response = Response(definition.bpmn_xml, mimetype="application/xml")
-    # Data for the viewer's fetch only: never a document that runs or styles anything.
+def bpmn_file(bpmn_xml: str, filename: str) -> Response:
+    """BPMN text for the viewer's fetch or a download; the designers' pages use it too."""
+    response = Response(bpmn_xml, mimetype="application/xml")
+    # Data only: never a document that runs or styles anything.
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="{definition.process_id}-v{definition.version}.bpmn"'
-    )
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def _bpmn_response(definition: ProcessDefinition) -> Response:
+    return bpmn_file(definition.bpmn_xml, f"{definition.process_id}-v{definition.version}.bpmn")
 
 
 @bp.route("/cases/<int:instance_id>/diagram.bpmn")
@@ -56,18 +56,6 @@ def case_diagram(instance_id: int) -> Response:
     instance = queries.case_for_viewing(session, me, instance_id)
     record(session, me, "case.diagram_viewed", instance_id=instance.id)
     return _bpmn_response(instance.definition)
-
-
-@bp.route("/processes/<process_id>/diagram.bpmn")
-@login_required
-def process_diagram(process_id: str) -> Response:
-    """The latest version's BPMN, for the process designers' page."""
-    if not policy.can_see_process_models(user()):
-        raise Forbidden(N_("This page is for process designers."))
-    definition = latest_definition(db(), process_id)
-    if definition is None:
-        raise NotFound(N_("The process does not exist."))
-    return _bpmn_response(definition)
 
 
 @dataclass(frozen=True)

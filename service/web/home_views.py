@@ -40,18 +40,10 @@ def index() -> str | Response:
     if me.has_role(Role.PARTY_OFFICE, Role.SECURITY, Role.SECURITY_LEAD, Role.TIB, Role.COMMITTEE):
         return redirect(url_for("tasks.inbox"))
     if Role.DESIGNER in me.roles:
-        return redirect(url_for("home.processes"))
+        return redirect(url_for("designer.processes"))
     if Role.ADMIN in me.roles:
         return redirect(url_for("home.administration"))
     return render_template("no_role.html")
-
-
-@bp.route("/processes")
-@login_required
-def processes() -> str:
-    if Role.DESIGNER not in user().roles:
-        raise Forbidden(N_("This page is for process designers."))
-    return render_template("processes.html", definitions=latest_definitions(db()))
 
 
 @bp.route("/administration")

@@ -46,6 +46,8 @@ def action_names() -> dict[str, str]:
         "privacy.subject_access": _("Extract of personal data taken out"),
         "privacy.erased": _("Personal data erased"),
         "records.disposed": _("Records disposed of"),
+        "case.migrated": _("Moved to another version of the process"),
+        "case.migration_reverted": _("Move to another version undone"),
     }
 
 
