@@ -101,6 +101,11 @@ RULES: dict[str, list[Rule]] = {
     "designer.processes": [Rule("GET", lambda w: "/processes", DESIGNER)],
     "designer.process": [Rule("GET", lambda w: "/processes/introduction", DESIGNER)],
     "designer.version": [Rule("GET", lambda w: "/processes/introduction/versions/1", DESIGNER)],
+    "designer.activate": [
+        Rule(
+            "POST", lambda w: "/processes/introduction/versions/1/activate", DESIGNER, lambda w: {}
+        )
+    ],
     "designer.version_diagram": [
         Rule("GET", lambda w: "/processes/introduction/versions/1/diagram.bpmn", DESIGNER)
     ],

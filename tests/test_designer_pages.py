@@ -9,9 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditEvent
+from service.cases.models import ProcessInstance
 from service.config import PROJECT_ROOT
+from service.context import Services
 from service.definitions.catalog import ProcessFiles, latest_definition, store_version
 from service.definitions.models import ProcessDefinition, ProcessDraft
+from service.definitions.scenarios import PathRunner
+from tests.scenario_runner import load_paths
 from tests.test_incident_routine import report_incident
 from tests.web_client import Browser
 
@@ -217,3 +221,68 @@ def test_a_post_without_csrf_is_refused(
     assert response.status_code == 400
     assert session.scalar(select(ProcessDraft)) is None
     assert session.scalar(select(ProcessDefinition.id).where(ProcessDefinition.version > 1)) is None
+
+
+def test_an_older_version_is_made_active_again_and_new_cases_start_on_it(
+    browser: Callable[[str | None], Browser], session: Session, services: Services
+) -> None:
+    """The way back from a deploy that went wrong: no new version, a new activation, audited."""
+    v1 = latest_definition(session, "introduction")
+    assert v1 is not None
+    files = ProcessFiles("introduction", RENAMED, v1.meta, v1.forms, v1.decisions)
+    v2, _created = store_version(session, files, "designer", note="Nytt namn")
+    session.commit()
+    designer = browser("designer")
+    page = designer.text("/processes/introduction")
+    assert re.search(r'<tr data-version="2">\s*<td>2 <strong>', page), "version 2 is active"
+
+    # No note: refused with the reason, nothing changes.
+    response = designer.submit(
+        "/processes/introduction/versions/1/activate", {"note": ""}, "/processes/introduction"
+    )
+    assert response.status_code == 302
+    session.expire_all()
+    assert latest_definition(session, "introduction") == v2
+
+    response = designer.submit(
+        "/processes/introduction/versions/1/activate",
+        {"note": "Version 2 gav fel namn i inkorgen; tillbaka tills det är rättat"},
+        "/processes/introduction",
+    )
+    assert response.status_code == 302
+    session.expire_all()
+    active = latest_definition(session, "introduction")
+    assert active is not None and active.version == 1
+    assert session.scalar(select(ProcessDefinition.id).where(ProcessDefinition.version > 2)) is None
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "process.activated"))
+    assert event is not None and event.details["previous_version"] == 2
+    assert "tillbaka" in event.details["note"]
+    page = designer.text("/processes/introduction")
+    assert re.search(r'<tr data-version="1">\s*<td>1 <strong>', page), "version 1 is active"
+    path = next(p for p in load_paths() if p.process_id == "introduction")
+    case_id = PathRunner(services, session).start_path("introduction", path.spec)
+    session.expire_all()
+    started = session.get(ProcessInstance, case_id)
+    assert started is not None and started.definition.version == 1
+
+    # Making the active version active again is refused with a message, not an error page.
+    again = designer.submit(
+        "/processes/introduction/versions/1/activate", {"note": "igen"}, "/processes/introduction"
+    )
+    assert again.status_code == 302
+    assert "redan den aktiva" in designer.text("/processes/introduction")
+
+    # A draft made from version 2 and deployed unchanged points at activation instead.
+    _open_draft(designer)
+    session.expire_all()
+    draft = session.scalar(select(ProcessDraft))
+    assert draft is not None
+    draft.bpmn_xml = RENAMED
+    session.commit()
+    response = designer.submit(
+        "/processes/introduction/draft/deploy",
+        {"note": "Tillbaka till 2"},
+        "/processes/introduction/draft",
+    )
+    assert response.status_code == 400
+    assert "gör den aktiv på processens sida" in response.get_data(as_text=True)

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
+from service.db import utcnow
 from service.definitions.models import ProcessDefinition
 from service.definitions.validation_rules import (
     DefinitionFindings,
@@ -294,6 +295,7 @@ def store_version(
         scenarios=list(files.scenarios) if files.scenarios is not None else None,
         author=author,
         note=note,
+        activated_at=utcnow(),
     )
     session.add(row)
     session.flush()
@@ -315,30 +317,35 @@ def sync_from_files(
     return created
 
 
+def _activation_order() -> tuple[Any, ...]:
+    """Newest activation first; the version number breaks a tie (rows loaded in one go)."""
+    activated = func.coalesce(ProcessDefinition.activated_at, ProcessDefinition.created_at)
+    return (activated.desc(), ProcessDefinition.version.desc())
+
+
 def latest_definitions(session: Session) -> list[ProcessDefinition]:
-    newest = (
-        select(ProcessDefinition.process_id, func.max(ProcessDefinition.version).label("v"))
-        .group_by(ProcessDefinition.process_id)
-        .subquery()
-    )
+    """The active version of every process: the one new cases start on."""
+    ranked = select(
+        ProcessDefinition.id,
+        func.row_number()
+        .over(partition_by=ProcessDefinition.process_id, order_by=_activation_order())
+        .label("rank"),
+    ).subquery()
     return list(
         session.scalars(
             select(ProcessDefinition)
-            .join(
-                newest,
-                (ProcessDefinition.process_id == newest.c.process_id)
-                & (ProcessDefinition.version == newest.c.v),
-            )
+            .join(ranked, (ProcessDefinition.id == ranked.c.id) & (ranked.c.rank == 1))
             .order_by(ProcessDefinition.process_id)
         )
     )
 
 
 def latest_definition(session: Session, process_id: str) -> ProcessDefinition | None:
+    """The active version of one process (the one activated last), or None."""
     return session.scalar(
         select(ProcessDefinition)
         .where(ProcessDefinition.process_id == process_id)
-        .order_by(ProcessDefinition.version.desc())
+        .order_by(*_activation_order())
         .limit(1)
     )
 

@@ -47,11 +47,16 @@ MAX_JSON_CHARS = 1024 * 1024  # a form or scenario file far beyond any real one
 class NothingChanged(Conflict):
     """Deploying would store content an existing version already has."""
 
-    def __init__(self, version: int) -> None:
+    def __init__(self, version: int, active: bool = True) -> None:
         super().__init__(
             N_(
                 "Nothing has changed: the draft is the same as version %(version)s. "
                 "Change something before deploying."
+            )
+            if active
+            else N_(
+                "The draft is the same as version %(version)s. To use that version again, "
+                "make it active on the process page; running cases are not affected."
             )
         )
         self.version = version
@@ -455,7 +460,8 @@ def deploy_draft(
         )
     )
     if same is not None:
-        raise NothingChanged(same)
+        active = latest_definition(session, draft.process_id)
+        raise NothingChanged(same, active=active is not None and active.version == same)
     files = ProcessFiles(
         draft.process_id,
         draft.bpmn_xml,

@@ -42,6 +42,10 @@ class ProcessDefinition(Base):
     author: Mapped[str] = mapped_column(String(100))
     note: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When this version last became the one new cases start on: at deploy, or
+    # when a designer made an older version active again. The active version
+    # is the one activated last (see catalog.latest_definition).
+    activated_at: Mapped[datetime | None] = mapped_column(default=utcnow)
 
 
 class ProcessDraft(Base):

@@ -29,7 +29,8 @@ from werkzeug.wrappers import Response
 from service.auth import policy
 from service.cases.models import CaseStatus, ProcessInstance
 from service.definitions import drafts
-from service.definitions.catalog import latest_definitions
+from service.definitions.activation import activate_version
+from service.definitions.catalog import latest_definition, latest_definitions
 from service.definitions.diff import VersionDiff, bpmn_elements, diff_versions
 from service.definitions.models import ProcessDefinition, ProcessDraft
 from service.definitions.validation_rules import DefinitionFindings, Finding
@@ -156,7 +157,7 @@ def process(process_id: str) -> str:
     return render_template(
         "designer_process.html",
         process_id=process_id,
-        latest=versions[0],
+        latest=latest_definition(db(), process_id) or versions[0],
         versions=versions,
         running=_running_per_definition(process_id),
         draft=open_draft,
@@ -177,6 +178,31 @@ def version(process_id: str, version: int) -> str:
         viewer=viewer_installed(),
         running=_running_per_definition(process_id).get(definition.id, 0),
     )
+
+
+@bp.route("/processes/<process_id>/versions/<int:version>/activate", methods=["POST"])
+@login_required
+def activate(process_id: str, version: int) -> Response:
+    """Make an older version the one new cases start on again (with a note)."""
+    _require_designer()
+    definition = _version(process_id, version)
+    try:
+        activate_version(db(), user(), definition, request.form.get("note"))
+    except DomainError as exc:
+        db().rollback()
+        flash(_(exc.message, **getattr(exc, "params", {})), "error")
+        return redirect(
+            url_for("designer.process", process_id=process_id, _anchor="versions-heading")
+        )
+    db().commit()
+    flash(
+        _(
+            "Version %(n)s is active again: new cases start on it; running cases stay on their version.",
+            n=definition.version,
+        ),
+        "success",
+    )
+    return redirect(url_for("designer.process", process_id=process_id))
 
 
 @bp.route("/processes/<process_id>/versions/<int:version>/diagram.bpmn")

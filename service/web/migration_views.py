@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from service.auth import policy
 from service.cases.models import CaseStatus, ProcessInstance
+from service.definitions.catalog import latest_definition
 from service.definitions.instance_migration import (
     MAX_CASES,
     InstancePlan,
@@ -124,11 +125,16 @@ def _groups(process_id: str, versions: list[ProcessDefinition]) -> list[VersionG
     return groups
 
 
+def _active(process_id: str, versions: list[ProcessDefinition]) -> ProcessDefinition:
+    """The version new cases start on: the default place to move cases to."""
+    return latest_definition(db(), process_id) or versions[0]
+
+
 def _target(
     process_id: str, versions: list[ProcessDefinition], raw: str | None
 ) -> ProcessDefinition:
     if raw in (None, ""):
-        return versions[0]
+        return _active(process_id, versions)
     try:
         number = int(str(raw))
     except ValueError:
@@ -160,13 +166,15 @@ def _select_page(
     process_id: str, status: int = 200, error: str | None = None, target: Any = None
 ) -> tuple[str, int]:
     versions = _versions(process_id)
-    chosen = target if isinstance(target, ProcessDefinition) else versions[0]
+    active = _active(process_id, versions)
+    chosen = target if isinstance(target, ProcessDefinition) else active
     groups = _groups(process_id, versions)
     return (
         render_template(
             "migration_select.html",
             process_id=process_id,
             latest=versions[0],
+            active=active,
             versions=versions,
             target=chosen,
             groups=groups,
