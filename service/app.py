@@ -145,7 +145,9 @@ def _register_error_handlers(app: Flask) -> None:
         _rollback()
         titles = {403: _("Not allowed"), 404: _("Not found"), 409: _("Already handled")}
         return _error_page(
-            exc.status, titles.get(exc.status, _("Something is wrong")), _(exc.message)
+            exc.status,
+            titles.get(exc.status, _("Something is wrong")),
+            _(exc.message, **exc.params),
         )
 
     @app.errorhandler(CSRFError)

@@ -11,9 +11,11 @@ def N_(message: str) -> str:
 class DomainError(Exception):
     status = 400
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, **params: object) -> None:
         super().__init__(message)
         self.message = message
+        # Filled into the translated message: _(message, **params).
+        self.params = params
 
 
 class NotFound(DomainError):

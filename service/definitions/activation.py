@@ -20,8 +20,7 @@ from service.people.models import User
 
 class AlreadyActive(Conflict):
     def __init__(self, version: int) -> None:
-        super().__init__(N_("Version %(version)s is already the active version."))
-        self.params = {"version": version}
+        super().__init__(N_("Version %(version)s is already the active version."), version=version)
 
 
 def activate_version(

@@ -340,6 +340,17 @@ def latest_definitions(session: Session) -> list[ProcessDefinition]:
     )
 
 
+def versions_of(session: Session, process_id: str) -> list[ProcessDefinition]:
+    """Every stored version of one process, newest number first."""
+    return list(
+        session.scalars(
+            select(ProcessDefinition)
+            .where(ProcessDefinition.process_id == process_id)
+            .order_by(ProcessDefinition.version.desc())
+        )
+    )
+
+
 def latest_definition(session: Session, process_id: str) -> ProcessDefinition | None:
     """The active version of one process (the one activated last), or None."""
     return session.scalar(

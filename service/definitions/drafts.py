@@ -57,11 +57,10 @@ class NothingChanged(Conflict):
             else N_(
                 "The draft is the same as version %(version)s. To use that version again, "
                 "make it active on the process page; running cases are not affected."
-            )
+            ),
+            version=version,
         )
         self.version = version
-        # For the translation: _(exc.message, **exc.params).
-        self.params = {"version": version}
 
 
 def get_draft(session: Session, process_id: str) -> ProcessDraft | None:

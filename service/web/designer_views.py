@@ -30,8 +30,9 @@ from service.auth import policy
 from service.cases.models import CaseStatus, ProcessInstance
 from service.definitions import drafts
 from service.definitions.activation import activate_version
-from service.definitions.catalog import latest_definition, latest_definitions
+from service.definitions.catalog import latest_definition, latest_definitions, versions_of
 from service.definitions.diff import VersionDiff, bpmn_elements, diff_versions
+from service.definitions.instance_migration import running_by_version
 from service.definitions.models import ProcessDefinition, ProcessDraft
 from service.definitions.validation_rules import DefinitionFindings, Finding
 from service.engine.errors import DefinitionError
@@ -54,13 +55,7 @@ def _require_designer() -> None:
 
 
 def _versions(process_id: str) -> list[ProcessDefinition]:
-    return list(
-        db().scalars(
-            select(ProcessDefinition)
-            .where(ProcessDefinition.process_id == process_id)
-            .order_by(ProcessDefinition.version.desc())
-        )
-    )
+    return versions_of(db(), process_id)
 
 
 def _version(process_id: str, version: int) -> ProcessDefinition:
@@ -72,19 +67,6 @@ def _version(process_id: str, version: int) -> ProcessDefinition:
     if found is None:
         raise NotFound(N_("That version of the process does not exist."))
     return found
-
-
-def _running_per_definition(process_id: str) -> dict[int, int]:
-    """Running cases (and cases stopped on an error) per definition row id: counts only."""
-    rows = db().execute(
-        select(ProcessInstance.definition_id, func.count())
-        .where(
-            ProcessInstance.process_id == process_id,
-            ProcessInstance.status.in_((CaseStatus.RUNNING.value, CaseStatus.ERROR.value)),
-        )
-        .group_by(ProcessInstance.definition_id)
-    )
-    return {definition_id: count for definition_id, count in rows}
 
 
 def _draft_or_404(process_id: str) -> ProcessDraft:
@@ -159,7 +141,7 @@ def process(process_id: str) -> str:
         process_id=process_id,
         latest=latest_definition(db(), process_id) or versions[0],
         versions=versions,
-        running=_running_per_definition(process_id),
+        running=running_by_version(db(), process_id),
         draft=open_draft,
         draft_base=by_id.get(open_draft.base_definition_id or 0) if open_draft else None,
     )
@@ -176,7 +158,7 @@ def version(process_id: str, version: int) -> str:
         forms=_pretty_forms(definition.forms or {}),
         scenarios=_scenario_names(definition.scenarios),
         viewer=viewer_installed(),
-        running=_running_per_definition(process_id).get(definition.id, 0),
+        running=running_by_version(db(), process_id).get(definition.version, 0),
     )
 
 
@@ -190,7 +172,7 @@ def activate(process_id: str, version: int) -> Response:
         activate_version(db(), user(), definition, request.form.get("note"))
     except DomainError as exc:
         db().rollback()
-        flash(_(exc.message, **getattr(exc, "params", {})), "error")
+        flash(_(exc.message, **exc.params), "error")
         return redirect(
             url_for("designer.process", process_id=process_id, _anchor="versions-heading")
         )
@@ -450,7 +432,7 @@ def save_bpmn(process_id: str) -> Any:
     except DomainError as exc:
         db().rollback()
         if as_json:
-            return _json_error(_(exc.message), exc.status)
+            return _json_error(_(exc.message, **exc.params), exc.status)
         raise
     except DefinitionError as exc:
         db().rollback()
@@ -593,9 +575,7 @@ def deploy(process_id: str) -> Any:
     except (DomainError, DefinitionError) as exc:
         db().rollback()
         message = (
-            _(exc.message, **getattr(exc, "params", {}))
-            if isinstance(exc, DomainError)
-            else localize_finding(exc)
+            _(exc.message, **exc.params) if isinstance(exc, DomainError) else localize_finding(exc)
         )
         return _render_draft(
             _draft_or_404(process_id), status=400, deploy_error=message, note=raw_note

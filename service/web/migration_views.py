@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from service.auth import policy
 from service.cases.models import CaseStatus, ProcessInstance
-from service.definitions.catalog import latest_definition
+from service.definitions.catalog import latest_definition, versions_of
 from service.definitions.instance_migration import (
     MAX_CASES,
     InstancePlan,
@@ -57,13 +57,7 @@ def _require_designer() -> None:
 
 
 def _versions(process_id: str) -> list[ProcessDefinition]:
-    found = list(
-        db().scalars(
-            select(ProcessDefinition)
-            .where(ProcessDefinition.process_id == process_id)
-            .order_by(ProcessDefinition.version.desc())
-        )
-    )
+    found = versions_of(db(), process_id)
     if not found:
         raise NotFound(N_("There is no process with this id."))
     return found
@@ -194,7 +188,7 @@ def select_cases(process_id: str) -> Any:
         try:
             target = _target(process_id, _versions(process_id), request.args.get("to"))
         except InvalidInput as exc:
-            return _select_page(process_id, 400, _(exc.message))
+            return _select_page(process_id, 400, _(exc.message, **exc.params))
     return _select_page(process_id, target=target)
 
 
@@ -207,7 +201,7 @@ def plan(process_id: str) -> Any:
         target = _target(process_id, versions, request.form.get("to"))
         ids = _selected()
     except InvalidInput as exc:
-        return _select_page(process_id, 400, _(exc.message))
+        return _select_page(process_id, 400, _(exc.message, **exc.params))
     plans = plan_migrations(services(), db(), ids, target)
     return render_template(
         "migration_plan.html",
@@ -229,7 +223,7 @@ def migrate(process_id: str) -> Any:
         target = _target(process_id, versions, request.form.get("to"))
         ids = _selected()
     except InvalidInput as exc:
-        return _select_page(process_id, 400, _(exc.message))
+        return _select_page(process_id, 400, _(exc.message, **exc.params))
     try:
         batch = migrate_instances(services(), db(), user(), ids, target, request.form.get("note"))
     except InvalidInput as exc:
@@ -242,7 +236,7 @@ def migrate(process_id: str) -> Any:
             target=target,
             plans=plans,
             allowed=[p for p in plans if p.allowed],
-            error=_(exc.message),
+            error=_(exc.message, **exc.params),
         )
         return page, 400
     return render_template(
@@ -342,12 +336,12 @@ def revert(process_id: str, migration_id: int) -> Any:
         )
     except RevertRefused as exc:
         db().rollback()
-        return _history_page(process_id, 409, _(exc.message), refused=exc.plan)
+        return _history_page(process_id, 409, _(exc.message, **exc.params), refused=exc.plan)
     except NotFound:
         raise
     except DomainError as exc:
         db().rollback()
-        return _history_page(process_id, exc.status, _(exc.message))
+        return _history_page(process_id, exc.status, _(exc.message, **exc.params))
     message = (
         _(
             "Case %(case)s is back on version %(n)s, exactly as before the move.",
